@@ -1,0 +1,81 @@
+# pflow build.  `make` builds build/pflow and build/libpflow.a;
+# `make deps | quickstart | test | bench`; `make SAN=1 test` for ASan+UBSan.
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build/san
+OPT ?= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+       -fno-sanitize-recover=all
+LDSAN = -fsanitize=address,undefined
+else
+BUILD ?= build
+OPT ?= -O2 -g
+LDSAN =
+endif
+
+# AVX2 + FMA (x86-64-v3): the SLEEF wrappers are built for that ISA.
+ARCH ?= -march=x86-64-v3
+
+PKGS = hdf5-serial sleef yaml-0.1 openblas lapacke
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HDF5_LIBDIR = $(shell pkg-config --variable=libdir hdf5-serial 2>/dev/null)
+
+CC ?= cc
+CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
+             -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(LDSAN) -fopenmp $(PKG_LIBS) -L$(HDF5_LIBDIR) -lhdf5_hl -lm \
+             -ldl $(LDLIBS)
+
+LIB_DIRS = core domains targets kernels samplers diagnostics io
+LIB_SRC = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC = $(wildcard cli/*.c)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC = $(wildcard tests/*.c)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+DEPS = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+.PHONY: all deps test quickstart bench clean check-long
+
+all: $(BUILD)/pflow $(BUILD)/libpflow.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpflow.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pflow: $(CLI_OBJ) $(BUILD)/libpflow.a
+	$(CC) $(OPT) -o $@ $(CLI_OBJ) $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $(TEST_OBJ) $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
+# The C++ reference PCG (Debian's libpcg-cpp-dev), for the bit-for-bit test.
+$(BUILD)/tests/pcg_ref: tests/pcg_ref.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++14 -O2 -o $@ $<
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	$(MAKE) all $(BUILD)/tests/runner $(BUILD)/tests/pcg_ref
+	PFLOW=$(BUILD)/pflow PF_BUILD=$(BUILD) OMP_WAIT_POLICY=passive \
+	  $(BUILD)/tests/runner $(TESTS)
+
+quickstart: deps
+	$(MAKE) all
+	rm -f runs/quickstart.h5
+	$(BUILD)/pflow run configs/quickstart.yaml output.path=runs/quickstart.h5
+	$(BUILD)/pflow info runs/quickstart.h5
+
+clean:
+	rm -rf build
+
+-include $(DEPS)

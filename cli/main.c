@@ -1,0 +1,249 @@
+/* The pflow program: run, check, list, help, info. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pflow/config.h"
+#include "pflow/error.h"
+#include "pflow/io.h"
+#include "pflow/registry.h"
+#include "pflow/run.h"
+#include "pflow/version.h"
+
+enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2 };
+
+static const char usage[] =
+    "usage: pflow <command> [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG [key.path=value ...]    run an experiment\n"
+    "  check CONFIG [key.path=value ...]  validate and print the resolved "
+    "config\n"
+    "  list [targets|samplers|diagnostics]  registered components\n"
+    "  help [config | KIND NAME]          parameters of the config file or of "
+    "a component\n"
+    "  info FILE.h5                       summary of an output file\n"
+    "  version                            print the version\n"
+    "\n"
+    "exit codes: 0 ok, 1 run failed, 2 usage or config error, 130/143 "
+    "interrupted\n";
+
+/* Print the current error; the source location helps bug reports. */
+static void report(int rc)
+{
+  fprintf(stderr, "pflow: error: %s\n", pf_error_message());
+  if (getenv("PFLOW_DEBUG"))
+    fprintf(stderr, "%s", pf_error_trace());
+  else
+    fprintf(stderr, "  (%s at %s)\n", pf_err_name(rc), pf_error_where());
+}
+
+static int exit_code(int rc)
+{
+  switch (rc) {
+  case PF_ECONFIG:
+  case PF_EPARSE:
+  case PF_EUSAGE:
+  case PF_ENOTFOUND:
+    return EXIT_USAGE;
+  default:
+    return EXIT_RUNFAIL;
+  }
+}
+
+/* Output path when the config gives none: runs/<config stem>.h5. */
+static int default_output(pf_config *c, const char *cfgpath)
+{
+  const pf_node *o = pf_node_get(pf_config_root(c), "output.path");
+  if (o) return 0;
+  const char *base = strrchr(cfgpath, '/');
+  base = base ? base + 1 : cfgpath;
+  char stem[512], assign[700];
+  snprintf(stem, sizeof stem, "%s", base);
+  char *dot = strrchr(stem, '.');
+  if (dot && dot != stem) *dot = '\0';
+  snprintf(assign, sizeof assign, "output.path='runs/%s.h5'", stem);
+  return pf_config_override(c, assign, 0);
+}
+
+/* Load CONFIG, apply the overrides argv[first..], validate. */
+static int load_config(int argc, char **argv, int first, pf_config **out)
+{
+  pf_config *c = NULL;
+  int rc;
+  *out = NULL;
+  PF_TRY(pf_config_load(argv[first - 1], &c));
+  for (int i = first; i < argc; i++)
+    PF_TRY_GOTO(rc, pf_config_override(c, argv[i], i), fail);
+  PF_TRY_GOTO(rc, pf_config_validate(c, pf_root_params), fail);
+  PF_TRY_GOTO(rc, default_output(c, argv[first - 1]), fail);
+  PF_TRY_GOTO(rc, pf_config_validate(c, pf_root_params), fail);
+  *out = c;
+  return 0;
+fail:
+  pf_config_destroy(&c);
+  return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+  pf_config *c;
+  char *text = NULL;
+  int rc = load_config(argc, argv, 3, &c);
+  if (rc < 0) {
+    report(rc);
+    return exit_code(rc);
+  }
+  rc = pf_config_emit(c, 1, &text);
+  if (rc == 0) {
+    printf("# resolved config of %s (\"# default\": not given, default "
+           "used)\n%s", argv[2], text);
+    fprintf(stderr, "%s: ok\n", argv[2]);
+  } else {
+    report(rc);
+  }
+  free(text);
+  pf_config_destroy(&c);
+  return rc ? exit_code(rc) : 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+  pf_config *c;
+  pf_run_result res;
+  int rc = load_config(argc, argv, 3, &c);
+  if (rc < 0) {
+    report(rc);
+    return exit_code(rc);
+  }
+  rc = pf_run(c, stderr, &res);
+  pf_config_destroy(&c);
+  if (rc == PF_EINTR) {
+    fprintf(stderr, "pflow: interrupted by signal %d after %ld iterations; "
+                    "%s is valid and marked interrupted\n",
+            res.signal, res.iterations, res.path);
+    return 128 + res.signal;
+  }
+  if (rc < 0) {
+    report(rc);
+    return exit_code(rc);
+  }
+  printf("wrote %s: %ld iterations in %.2f s (%.1f it/s)\n", res.path,
+         res.iterations, res.seconds,
+         res.seconds > 0 ? (double)res.iterations / res.seconds : 0.0);
+  if (res.n_last) {
+    printf("diagnostics at iteration %ld:\n", res.last_iteration);
+    for (size_t i = 0; i < res.n_last; i++)
+      printf("  %-16s %.6g\n", res.last_names[i], res.last_values[i]);
+  }
+  return 0;
+}
+
+static const pf_registry *registry_named(const char *kind)
+{
+  for (size_t i = 0; pf_all_registries[i]; i++) {
+    const pf_registry *r = pf_all_registries[i];
+    if (strcmp(kind, r->kind) == 0 || strcmp(kind, r->plural) == 0) return r;
+  }
+  return NULL;
+}
+
+static int unknown_kind(const char *kind)
+{
+  const char *names[16];
+  size_t n = 0;
+  char valid[256];
+  for (; pf_all_registries[n] && n < 16; n++) names[n] = pf_all_registries[n]->plural;
+  pf_names_join(names, n, valid, sizeof valid);
+  fprintf(stderr, "pflow: error: unknown kind '%s'; valid: %s\n", kind, valid);
+  return EXIT_USAGE;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+  if (argc > 2) {
+    const pf_registry *r = registry_named(argv[2]);
+    if (!r) return unknown_kind(argv[2]);
+    pf_registry_list(r, stdout);
+    return 0;
+  }
+  for (size_t i = 0; pf_all_registries[i]; i++) {
+    printf("%s:\n", pf_all_registries[i]->plural);
+    pf_registry_list(pf_all_registries[i], stdout);
+  }
+  return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+  if (argc == 2) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(argv[2], "config") == 0) {
+    printf("config file keys:\n");
+    pf_params_print(pf_root_params, stdout, 2);
+    return 0;
+  }
+  const pf_registry *r = registry_named(argv[2]);
+  if (!r) return unknown_kind(argv[2]);
+  if (argc < 4) {
+    pf_registry_list(r, stdout);
+    return 0;
+  }
+  int rc = pf_registry_help(r, argv[3], stdout);
+  if (rc < 0) {
+    report(rc);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+  if (argc != 3) {
+    fprintf(stderr, "usage: pflow info FILE.h5\n");
+    return EXIT_USAGE;
+  }
+  int rc = pf_h5_info(argv[2], stdout);
+  if (rc < 0) {
+    report(rc);
+    return EXIT_RUNFAIL;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0 || strcmp(cmd, "check") == 0) {
+    if (argc < 3) {
+      fprintf(stderr, "usage: pflow %s CONFIG [key.path=value ...]\n", cmd);
+      return EXIT_USAGE;
+    }
+    return cmd[0] == 'r' ? cmd_run(argc, argv) : cmd_check(argc, argv);
+  }
+  if (strcmp(cmd, "list") == 0) return cmd_list(argc, argv);
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
+      strcmp(cmd, "--help") == 0)
+    return cmd_help(argc, argv);
+  if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("pflow %s\n", PF_VERSION);
+    return 0;
+  }
+  const char *cmds[] = {"run", "check", "list", "help", "info", "version"};
+  size_t s = pf_suggest(cmd, cmds, 6);
+  if (s < 6)
+    fprintf(stderr, "pflow: unknown command '%s'; did you mean '%s'?\n", cmd,
+            cmds[s]);
+  else
+    fprintf(stderr, "pflow: unknown command '%s'\n", cmd);
+  fputs(usage, stderr);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,396 @@
+/* The run driver: config -> target, sampler, particles, diagnostics ->
+ * iterations -> HDF5 output, with progress, signals and failure policy. */
+#include "pflow/run.h"
+
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pflow/diagnostic.h"
+#include "pflow/error.h"
+#include "pflow/io.h"
+#include "pflow/particles.h"
+#include "pflow/progress.h"
+#include "pflow/sampler.h"
+#include "pflow/target.h"
+#include "pflow/version.h"
+#include "pflow/vmath.h"
+
+static const pf_param diagnostics_params[] = {
+    {"every", PF_P_INT, "10", "[1,1e12]",
+     "compute diagnostics every this many iterations (and at the last)", 0,
+     NULL, NULL},
+    {"metrics", PF_P_STRINGS, "[]", "moments",
+     "diagnostics to compute (see `pflow list diagnostics`)", 0, NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+static const pf_param output_params[] = {
+    {"path", PF_P_STRING, NULL, NULL,
+     "output HDF5 file (default: runs/<config file name>.h5)", 0, NULL, NULL},
+    {"overwrite", PF_P_BOOL, "false", NULL,
+     "replace an existing output file (otherwise it is never touched)", 0,
+     NULL, NULL},
+    {"trajectory_every", PF_P_INT, "10", "[0,1e12]",
+     "store all particles every this many iterations (0: never)", 0, NULL,
+     NULL},
+    {"flush_every", PF_P_INT, "100", "[1,1e12]",
+     "flush the file every this many iterations (a killed run keeps every "
+     "flushed iteration)", 0, NULL, NULL},
+    {"refresh", PF_P_INT, "100", "[1,1e12]",
+     "iterations between progress lines when stderr is not a terminal", 0,
+     NULL, NULL},
+    {"compression", PF_P_INT, "0", "[0,9]",
+     "gzip level for datasets (0: off; gzip writes are ~40x slower)", 0,
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+const pf_param pf_root_params[] = {
+    {"seed", PF_P_INT, "1", "[0,1e18]",
+     "run seed: particle i uses PCG stream (seed, i)", 0, NULL, NULL},
+    {"target", PF_P_PLUGIN, NULL, NULL, "the density to sample",
+     PF_PARAM_REQUIRED, NULL, &pf_targets},
+    {"sampler", PF_P_PLUGIN, NULL, NULL, "the sampling method",
+     PF_PARAM_REQUIRED, NULL, &pf_samplers},
+    {"diagnostics", PF_P_SECTION, NULL, NULL,
+     "divergence diagnostics written to /diagnostics", 0, diagnostics_params,
+     NULL},
+    {"output", PF_P_SECTION, NULL, NULL, "the HDF5 output file", 0,
+     output_params, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+enum { MAX_METRICS = 32, MAX_COLS = 128 };
+
+/* Everything a run owns; released by run_free in one place. */
+typedef struct run {
+  pf_target *target;
+  const pf_sampler_ops *sops;
+  void *sstate;
+  pf_particles *p;
+  const pf_diagnostic_ops *dops[MAX_METRICS];
+  void *dctx[MAX_METRICS];
+  size_t n_metrics;
+  pf_h5 *h5;
+  pf_h5var *traj, *cols[MAX_COLS];
+  const char *col_names[MAX_COLS];
+  size_t n_cols;
+  double vals[MAX_COLS];
+  pf_progress *prog;
+  char *config_text;
+} run;
+
+static void run_free(run *r)
+{
+  for (size_t i = 0; i < r->n_metrics; i++)
+    if (r->dops[i]->destroy) r->dops[i]->destroy(r->dctx[i]);
+  if (r->sops && r->sops->destroy) r->sops->destroy(r->sstate);
+  pf_particles_destroy(&r->p);
+  pf_target_destroy(&r->target);
+  pf_h5_close(&r->h5);
+  pf_progress_destroy(&r->prog);
+  free(r->config_text);
+}
+
+static void iso_now(char *buf, size_t cap)
+{
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Initial positions from each particle's own stream. */
+static int init_particles(run *r, const pf_node *ss)
+{
+  pf_particles *p = r->p;
+  const size_t n = p->n, d = p->d;
+  const char *how = pf_cfg_str(ss, "init");
+  if (strcmp(how, "exact") == 0) {
+    if (!pf_target_ops_of(r->target)->sample)
+      PF_CFG_RAISE(ss, "init", PF_ECONFIG,
+                   "init 'exact' needs a target with an exact sampler; "
+                   "target '%s' has none",
+                   pf_target_ops_of(r->target)->base.name);
+    for (size_t i = 0; i < n; i++)
+      PF_TRY(pf_target_sample(r->target, &p->rng[i], 1, p->x + i * d));
+  } else {
+    double loc, scale;
+    PF_TRY(pf_cfg_real(ss, "init_loc", &loc));
+    PF_TRY(pf_cfg_real(ss, "init_scale", &scale));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+      double *x = p->x + i * d;
+      pf_rng_normal(&p->rng[i], d, x);
+      for (size_t k = 0; k < d; k++) x[k] = loc + scale * x[k];
+    }
+  }
+  PF_TRY(pf_target_logp_grad(r->target, n, p->x, p->logp, p->grad));
+  size_t bad = pf_particles_find_nonfinite(p);
+  if (bad < n)
+    PF_CFG_RAISE(ss, "init", PF_ENONFINITE,
+                 "initial particle %zu has a non-finite log density or score "
+                 "under target '%s'", bad,
+                 pf_target_ops_of(r->target)->base.name);
+  return 0;
+}
+
+static int create_diagnostics(run *r, const pf_node *ds)
+{
+  const pf_node *m = pf_node_get(ds, "metrics");
+  size_t nm = m ? (pf_node_kind_of(m) == PF_NODE_SEQ ? pf_node_len(m) : 1) : 0;
+  for (size_t i = 0; i < nm; i++) {
+    const char *name = pf_node_kind_of(m) == PF_NODE_SEQ
+                           ? pf_node_scalar(pf_node_item(m, i))
+                           : pf_node_scalar(m);
+    const pf_plugin *pl;
+    PF_CHECK(r->n_metrics < MAX_METRICS, PF_ECONFIG, "too many metrics");
+    PF_TRY(pf_registry_find(&pf_diagnostics, name, &pl));
+    const pf_diagnostic_ops *ops = (const pf_diagnostic_ops *)pl;
+    PF_TRY(ops->create(ds, r->target, r->p->n, r->p->d,
+                       &r->dctx[r->n_metrics]));
+    r->dops[r->n_metrics++] = ops;
+  }
+  return 0;
+}
+
+/* Groups, dimensions and growing variables of the output. */
+static int create_layout(run *r, const pf_node *root, long long traj_every)
+{
+  pf_h5 *h = r->h5;
+  const size_t n = r->p->n, d = r->p->d;
+  char ts[64];
+  long long seed;
+  iso_now(ts, sizeof ts);
+  PF_TRY(pf_cfg_int(root, "seed", &seed));
+  PF_TRY(pf_h5_attr_str(h, NULL, "inference_library", "pflow"));
+  PF_TRY(pf_h5_attr_str(h, NULL, "inference_library_version", PF_VERSION));
+  PF_TRY(pf_h5_attr_str(h, NULL, "created_at", ts));
+  PF_TRY(pf_h5_attr_str(h, NULL, "config", r->config_text));
+  PF_TRY(pf_h5_attr_int(h, NULL, "seed", seed));
+  PF_TRY(pf_h5_attr_int(h, NULL, "threads", omp_get_max_threads()));
+  PF_TRY(pf_h5_attr_int(h, NULL, "ranks", 1));
+  PF_TRY(pf_h5_attr_str(h, NULL, "simd_isa", pf_vm_isa()));
+  PF_TRY(pf_h5_attr_str(h, NULL, "target", pf_target_ops_of(r->target)->base.name));
+  PF_TRY(pf_h5_attr_str(h, NULL, "sampler", r->sops->base.name));
+  PF_TRY(pf_h5_attr_str(h, NULL, "status", "running"));
+  PF_TRY(pf_h5_attr_int(h, NULL, "completed", 0));
+
+  if (traj_every > 0) {
+    static const char *const dims[] = {"chain", "iteration", "particle",
+                                       "x_dim_0"};
+    PF_TRY(pf_h5_group(h, "trajectory"));
+    PF_TRY(pf_h5_dim(h, "trajectory", "chain", 1, 0));
+    PF_TRY(pf_h5_dim(h, "trajectory", "iteration", 0, 1));
+    PF_TRY(pf_h5_dim(h, "trajectory", "particle", n, 0));
+    PF_TRY(pf_h5_dim(h, "trajectory", "x_dim_0", d, 0));
+    PF_TRY(pf_h5_var(h, "trajectory", "x", PF_H5_F64, 4, dims, &r->traj));
+  }
+
+  static const char *const ddims[] = {"chain", "iteration"};
+  PF_TRY(pf_h5_group(h, "diagnostics"));
+  PF_TRY(pf_h5_dim(h, "diagnostics", "chain", 1, 0));
+  PF_TRY(pf_h5_dim(h, "diagnostics", "iteration", 0, 1));
+  for (size_t i = 0; i < r->n_cols; i++)
+    PF_TRY(pf_h5_var(h, "diagnostics", r->col_names[i], PF_H5_F64, 2, ddims,
+                     &r->cols[i]));
+  return pf_h5_flush(h);
+}
+
+/* Output columns: each metric's outputs, the sampler's info, wall_time. */
+static int collect_columns(run *r)
+{
+  r->n_cols = 0;
+  for (size_t i = 0; i < r->n_metrics; i++)
+    for (size_t k = 0; k < r->dops[i]->n_outputs; k++) {
+      PF_CHECK(r->n_cols < MAX_COLS - 1, PF_ECONFIG, "too many columns");
+      r->col_names[r->n_cols++] = r->dops[i]->outputs[k];
+    }
+  for (size_t k = 0; k < r->sops->n_info; k++) {
+    PF_CHECK(r->n_cols < MAX_COLS - 1, PF_ECONFIG, "too many columns");
+    r->col_names[r->n_cols++] = r->sops->info_names[k];
+  }
+  r->col_names[r->n_cols++] = "wall_time";
+  for (size_t i = 0; i + 1 < r->n_cols; i++)
+    for (size_t j = i + 1; j < r->n_cols; j++)
+      PF_CHECK(strcmp(r->col_names[i], r->col_names[j]) != 0, PF_ECONFIG,
+               "two diagnostics write the column '%s'", r->col_names[i]);
+  return 0;
+}
+
+/* Compute metrics into r->vals (sampler info already there) and append. */
+static int record_diagnostics(run *r, long iter, const double *info,
+                              double wall, pf_run_result *res, char *note,
+                              size_t cap)
+{
+  size_t c = 0;
+  for (size_t i = 0; i < r->n_metrics; i++) {
+    PF_TRY(r->dops[i]->compute(r->dctx[i], r->p, r->vals + c));
+    c += r->dops[i]->n_outputs;
+  }
+  for (size_t k = 0; k < r->sops->n_info; k++) r->vals[c++] = info[k];
+  r->vals[c++] = wall;
+  PF_TRY(pf_h5_dim_append(r->h5, "diagnostics", "iteration", iter));
+  for (size_t i = 0; i < r->n_cols; i++)
+    PF_TRY(pf_h5_var_append(r->cols[i], &r->vals[i]));
+  res->n_last = r->n_cols < 64 ? r->n_cols : 64;
+  for (size_t i = 0; i < res->n_last; i++) {
+    res->last_names[i] = r->col_names[i];
+    res->last_values[i] = r->vals[i];
+  }
+  res->last_iteration = iter;
+  size_t used = 0;
+  note[0] = '\0';
+  for (size_t i = 0; i < r->n_cols && i < 3 && used < cap; i++) {
+    int w = snprintf(note + used, cap - used, "%s%s=%.4g", i ? " " : "",
+                     r->col_names[i], r->vals[i]);
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  return 0;
+}
+
+/* Final particles as the posterior (chain = replica, draw = particle). */
+static int write_posterior(run *r)
+{
+  pf_h5 *h = r->h5;
+  pf_h5var *v;
+  static const char *const pdims[] = {"chain", "draw", "x_dim_0"};
+  static const char *const sdims[] = {"chain", "draw"};
+  PF_TRY(pf_h5_group(h, "posterior"));
+  PF_TRY(pf_h5_dim(h, "posterior", "chain", 1, 0));
+  PF_TRY(pf_h5_dim(h, "posterior", "draw", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
+  PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &v));
+  PF_TRY(pf_h5_var_write(v, r->p->x));
+  PF_TRY(pf_h5_group(h, "sample_stats"));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "chain", 1, 0));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "draw", r->p->n, 0));
+  PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &v));
+  PF_TRY(pf_h5_var_write(v, r->p->logp));
+  return 0;
+}
+
+static int build(run *r, const pf_config *c, pf_run_result *res,
+                 long long *n_iter)
+{
+  const pf_node *root = pf_config_root(c);
+  const pf_node *ss = pf_node_get(root, "sampler");
+  const pf_node *ds = pf_node_get(root, "diagnostics");
+  const pf_plugin *pl;
+  long long seed, n;
+  PF_TRY(pf_cfg_int(root, "seed", &seed));
+  PF_TRY(pf_target_create(pf_node_get(root, "target"), &r->target));
+  PF_TRY(pf_registry_find(&pf_samplers, pf_cfg_str(ss, "name"), &pl));
+  r->sops = (const pf_sampler_ops *)pl;
+  PF_TRY(pf_cfg_int(ss, "n_particles", &n));
+  PF_TRY(pf_cfg_int(ss, "n_iter", n_iter));
+  size_t d = pf_target_dim(r->target);
+  PF_TRY(pf_particles_create((size_t)n, d, (uint64_t)seed, 0, &r->p));
+  PF_TRY(r->sops->create(ss, r->target, (size_t)n, d, &r->sstate));
+  PF_TRY(create_diagnostics(r, ds));
+  PF_TRY(collect_columns(r));
+  PF_TRY(init_particles(r, ss));
+  PF_TRY(r->sops->init(r->sstate, r->p));
+  PF_TRY(pf_config_emit(c, 1, &r->config_text));
+  const char *path = pf_cfg_str(root, "output.path");
+  PF_CHECK(path && *path, PF_ECONFIG, "output.path is not set");
+  snprintf(res->path, sizeof res->path, "%s", path);
+  return 0;
+}
+
+int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
+{
+  run r;
+  int rc = 0, overwrite;
+  long long n_iter = 0, traj_every, flush_every, diag_every, refresh, level;
+  const pf_node *root = pf_config_root(c);
+  memset(&r, 0, sizeof r);
+  memset(res, 0, sizeof *res);
+  double info[MAX_COLS] = {0};
+  char note[256] = "";
+
+  /* Everything that can reject the config happens before the output file
+   * exists, so a bad config never touches an existing file. */
+  PF_TRY_GOTO(rc, build(&r, c, res, &n_iter), done);
+  PF_TRY_GOTO(rc, pf_cfg_bool(root, "output.overwrite", &overwrite), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "output.trajectory_every", &traj_every), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "output.flush_every", &flush_every), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "output.refresh", &refresh), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "output.compression", &level), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "diagnostics.every", &diag_every), done);
+
+  PF_TRY_GOTO(rc, pf_h5_create(res->path, overwrite, &r.h5), done);
+  pf_h5_set_compression(r.h5, (int)level);
+  PF_TRY_GOTO(rc, create_layout(&r, root, traj_every), done);
+  PF_TRY_GOTO(rc, pf_progress_create(progress, (long)n_iter, (long)refresh,
+                                     &r.prog), done);
+
+  g_signal = 0;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  double t0 = pf_wtime();
+  /* Iteration 0 is the initial state; the sampler's info columns are NaN
+   * there because no step has been taken. */
+  for (size_t k = 0; k < r.sops->n_info; k++) info[k] = 0.0 / 0.0;
+  PF_TRY_GOTO(rc, record_diagnostics(&r, 0, info, 0.0, res, note, sizeof note), loop_done);
+  if (r.traj) {
+    PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", 0), loop_done);
+    PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, r.p->x), loop_done);
+  }
+  PF_TRY_GOTO(rc, pf_h5_flush(r.h5), loop_done);
+
+  long it;
+  for (it = 1; it <= (long)n_iter && !g_signal; it++) {
+    PF_TRY_GOTO(rc, r.sops->step(r.sstate, it, r.p, info), loop_done);
+    if (r.traj && it % traj_every == 0) {
+      PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), loop_done);
+      PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, r.p->x), loop_done);
+    }
+    if (it % diag_every == 0 || it == (long)n_iter)
+      PF_TRY_GOTO(rc, record_diagnostics(&r, it, info, pf_wtime() - t0, res,
+                                         note, sizeof note), loop_done);
+    if (it % flush_every == 0) PF_TRY_GOTO(rc, pf_h5_flush(r.h5), loop_done);
+    pf_progress_update(r.prog, it, note);
+    res->iterations = it;
+  }
+loop_done:
+  res->seconds = pf_wtime() - t0;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (rc == 0 && g_signal) {
+    res->signal = (int)g_signal;
+    rc = pf__error_set(PF_EINTR, __FILE__, __LINE__,
+                       "interrupted by signal %d after %ld iterations",
+                       (int)g_signal, res->iterations);
+  }
+  {
+    /* Whatever happened, leave a valid file that says so, with the last
+     * good particles as the posterior. */
+    const char *status = rc == 0 ? "completed"
+                         : rc == PF_EINTR ? "interrupted" : "failed";
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", rc ? pf_error_message() : "");
+    int wrc = write_posterior(&r);
+    if (wrc == 0 && rc) wrc = pf_h5_attr_str(r.h5, NULL, "error", msg);
+    if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "iterations", res->iterations);
+    if (wrc == 0) wrc = pf_h5_attr_real(r.h5, NULL, "wall_time", res->seconds);
+    if (wrc == 0) wrc = pf_h5_attr_str(r.h5, NULL, "status", status);
+    if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "completed", rc == 0);
+    if (wrc == 0) wrc = pf_h5_close(&r.h5);
+    if (rc == 0) rc = wrc;
+    pf_progress_finish(r.prog, res->iterations, status);
+  }
+done:
+  run_free(&r);
+  return rc;
+}

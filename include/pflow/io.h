@@ -1,0 +1,93 @@
+/* HDF5 output: one file per run, laid out as netCDF-4 / ArviZ
+ * InferenceData (groups posterior, sample_stats, trajectory, diagnostics,
+ * ...).  Every axis is a netCDF dimension with an int64 coordinate variable
+ * (HDF5 dimension scale with _Netcdf4Dimid), link and attribute creation
+ * order are tracked and indexed, variables growing along an unlimited
+ * dimension are chunked along it and extended record by record.
+ *
+ * Crash safety: the metadata cache never evicts between flushes, so the
+ * file on disk always describes the state at the last pf_h5_flush(); a
+ * process killed afterwards leaves a file that opens with every flushed
+ * record.  Not thread-safe: call from one thread. */
+#ifndef PFLOW_IO_H
+#define PFLOW_IO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pf_h5 pf_h5;
+typedef struct pf_h5var pf_h5var; /* owned by its pf_h5 */
+
+typedef enum pf_h5type { PF_H5_F64, PF_H5_I64, PF_H5_I8 } pf_h5type;
+
+/* Create the output file.  If `path` exists and overwrite is 0, raise
+ * PF_EEXIST and leave the file untouched (the check is atomic: exclusive
+ * create).  With overwrite the file is truncated.  Missing parent
+ * directories are created.  The caller owns *out. */
+int pf_h5_create(const char *path, int overwrite, pf_h5 **out);
+
+/* gzip level (0 = off, the default) for variables created afterwards. */
+void pf_h5_set_compression(pf_h5 *h, int level);
+
+/* Create group `group` (a path without leading '/', e.g. "posterior") if
+ * missing, with the ArviZ group attributes (created_at, inference_library,
+ * inference_library_version). */
+int pf_h5_group(pf_h5 *h, const char *group);
+
+/* Attributes on the root (group NULL or "") or on a group; created or
+ * replaced. */
+int pf_h5_attr_str(pf_h5 *h, const char *group, const char *name,
+                   const char *value);
+int pf_h5_attr_int(pf_h5 *h, const char *group, const char *name,
+                   long long value);
+int pf_h5_attr_real(pf_h5 *h, const char *group, const char *name,
+                    double value);
+
+/* Define dimension `name` in `group` with its int64 coordinate variable.
+ * Fixed: len values 0..len-1.  Unlimited (len ignored): starts empty and
+ * grows with pf_h5_dim_append. */
+int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
+              int unlimited);
+
+/* Append one coordinate value to an unlimited dimension (e.g. the iteration
+ * number), growing it by one. */
+int pf_h5_dim_append(pf_h5 *h, const char *group, const char *name,
+                     long long coord);
+
+/* Create variable `name` in `group` over the named dimensions (defined
+ * before, in that group; at most one unlimited).  Dimension scales are
+ * attached.  The handle is owned by h.  Optional attributes (units,
+ * long_name) can be set with pf_h5_attr_* on "group/name". */
+int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
+              int ndims, const char *const *dims, pf_h5var **out);
+
+/* Write the whole variable (no unlimited dimension); data is C-contiguous
+ * of the variable's type (double, int64_t or int8_t). */
+int pf_h5_var_write(pf_h5var *v, const void *data);
+
+/* Write one record: the slice at the last index of the variable's unlimited
+ * dimension (after pf_h5_dim_append grew it), extending the variable to the
+ * dimension's length.  data holds the remaining axes in order,
+ * C-contiguous. */
+int pf_h5_var_append(pf_h5var *v, const void *data);
+
+/* Flush everything to disk (H5Fflush, global scope). */
+int pf_h5_flush(pf_h5 *h);
+
+/* Close the file (flushes).  NULL-safe; clears the pointer. */
+int pf_h5_close(pf_h5 **h);
+
+/* Print a summary of a pflow output file: status, provenance attributes,
+ * each group's variables with dimensions and shapes, and for diagnostics
+ * the first and last recorded values.  Raises PF_EIO on a file HDF5 cannot
+ * open. */
+int pf_h5_info(const char *path, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,54 @@
+/* Random numbers: the PCG family's pcg64 generator (128-bit LCG state,
+ * selectable odd increment = stream, XSL-RR 64-bit output), bit-for-bit
+ * equal to pcg_engines::setseq_xsl_rr_128_64 of the C++ reference
+ * (O'Neill), with one stream per particle or chain derived from
+ * (seed, global index) -- never per thread -- so results do not depend on
+ * thread or rank counts. */
+#ifndef PFLOW_RNG_H
+#define PFLOW_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+__extension__ typedef unsigned __int128 pf_u128;
+
+typedef struct pf_rng {
+  pf_u128 state;
+  pf_u128 inc; /* odd */
+} pf_rng;
+
+/* Seed exactly like the C++ reference `pcg64 g(seed, stream)`:
+ * inc = (stream << 1) | 1, state = (seed + inc) * MULT + inc. */
+void pf_rng_seed(pf_rng *r, pf_u128 seed, pf_u128 stream);
+
+/* The stream of entity `index` (global particle or chain index) for run seed
+ * `seed`.  Distinct indices give distinct increments (stream = index) and
+ * decorrelated starting states (SplitMix64 of seed and index). */
+void pf_rng_stream(pf_rng *r, uint64_t seed, uint64_t index);
+
+/* Next 64-bit output. */
+uint64_t pf_rng_next(pf_rng *r);
+
+/* Advance the generator by delta steps in O(log delta). */
+void pf_rng_advance(pf_rng *r, pf_u128 delta);
+
+/* Uniform double in [0, 1) with 53 random bits. */
+double pf_rng_uniform(pf_rng *r);
+
+/* n uniforms in the open interval (0, 1): (k + 0.5) / 2^53. */
+void pf_rng_uniforms_open(pf_rng *r, size_t n, double *out);
+
+/* n standard normals from this stream (vector Box-Muller: uniforms drawn in
+ * order, transformed in pairs; for odd n the last pair's second normal is
+ * discarded).  Output depends only on the stream, not on how callers batch
+ * streams. */
+void pf_rng_normal(pf_rng *r, size_t n, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

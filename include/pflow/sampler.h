@@ -1,0 +1,56 @@
+/* Samplers: plug-ins that move a particle set (or a batch of chains) one
+ * iteration at a time.  A sampler's state is created once (all workspaces
+ * are allocated there); `step` never allocates.  Each step reports the
+ * scalars named in `info_names`, which the runner writes as output columns
+ * in /diagnostics. */
+#ifndef PFLOW_SAMPLER_H
+#define PFLOW_SAMPLER_H
+
+#include <stddef.h>
+
+#include "pflow/config.h"
+#include "pflow/particles.h"
+#include "pflow/registry.h"
+#include "pflow/target.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pf_sampler_ops {
+  pf_plugin base;
+  /* A sampler section for the conformance tests (YAML flow mapping). */
+  const char *example;
+  const char *const *info_names; /* per-step scalars, n_info of them */
+  size_t n_info;
+  /* Build from the validated `sampler` section for particles of the given
+   * size; *state is released by destroy. */
+  int (*create)(const pf_node *cfg, pf_target *t, size_t n, size_t d,
+                void **state);
+  void (*destroy)(void *state);
+  /* Called once after the runner drew initial positions into p->x and
+   * evaluated p->logp and p->grad there. */
+  int (*init)(void *state, pf_particles *p);
+  /* Advance from iteration iter-1 to iter (iter >= 1).  On return p->logp
+   * and p->grad hold the values at the new positions; info receives n_info
+   * scalars.  PF_ENONFINITE (with p restored to the last good state) when
+   * the configured policy is abort. */
+  int (*step)(void *state, long iter, pf_particles *p, double *info);
+} pf_sampler_ops;
+
+/* Parameters every sampler accepts (n_particles, n_iter, init...). */
+extern const pf_param pf_sampler_common_params[];
+
+/* How a sampler treats non-finite positions, log densities or scores. */
+typedef enum pf_nonfinite_policy {
+  PF_NONFINITE_ABORT,  /* restore the last good state and fail */
+  PF_NONFINITE_BACKOFF /* restore, halve the step size, retry */
+} pf_nonfinite_policy;
+
+/* Read `on_nonfinite` from a sampler section. */
+int pf_sampler_policy(const pf_node *cfg, pf_nonfinite_policy *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
