@@ -19,12 +19,11 @@ ARCH ?= -march=x86-64-v3
 PKGS = hdf5-serial sleef yaml-0.1 openblas lapacke
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-HDF5_LIBDIR = $(shell pkg-config --variable=libdir hdf5-serial 2>/dev/null)
 
 CC ?= cc
 CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
              -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(LDSAN) -fopenmp $(PKG_LIBS) -L$(HDF5_LIBDIR) -lhdf5_hl -lm \
+LDLIBS_ALL = $(LDSAN) -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
              -ldl $(LDLIBS)
 
 LIB_DIRS = core domains targets kernels samplers diagnostics io
@@ -36,7 +35,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 DEPS = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all deps test quickstart bench clean check-long
+.PHONY: all deps test quickstart bench clean
 
 all: $(BUILD)/pflow $(BUILD)/libpflow.a
 
@@ -64,9 +63,13 @@ $(BUILD)/tests/pcg_ref: tests/pcg_ref.cpp
 deps:
 	@sh scripts/deps.sh
 
+# Debian's python3 (where deps installs h5py, xarray), not a pyenv shim.
+PF_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
 test: deps
 	$(MAKE) all $(BUILD)/tests/runner $(BUILD)/tests/pcg_ref
-	PFLOW=$(BUILD)/pflow PF_BUILD=$(BUILD) OMP_WAIT_POLICY=passive \
+	PFLOW=$(BUILD)/pflow PF_BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) \
+	  OMP_WAIT_POLICY=passive \
 	  $(BUILD)/tests/runner $(TESTS)
 
 quickstart: deps

@@ -8,7 +8,7 @@
 
 #include "pf_test.h"
 
-#define CHECK_RUN "python3 tests/integration/check_run.py"
+#define CHECK_RUN "${PF_PYTHON:-/usr/bin/python3} tests/integration/check_run.py"
 
 /* Read a whole small file into a static buffer ("" if missing). */
 static const char *slurp(const char *path)

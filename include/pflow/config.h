@@ -78,7 +78,8 @@ void pf_config_destroy(pf_config **c);
  * scalar/sequence/mapping ("0.05", "[1, 2]", "{name: x}").  Missing
  * intermediate mappings are created; the key is checked by validation.
  * `argi` is the command-line position reported in messages.  A text without
- * '=' or with an empty key raises PF_EUSAGE. */
+ * '=' or with an empty key raises PF_EUSAGE.  An existing sequence item can
+ * be replaced with "a.b[0]=value". */
 int pf_config_override(pf_config *c, const char *assignment, int argi);
 
 /* Validate against `spec`: unknown keys (with "did you mean"), wrong types,
@@ -104,12 +105,14 @@ size_t pf_node_len(const pf_node *n);         /* items or entries; 0 scalar */
 const pf_node *pf_node_item(const pf_node *n, size_t i);   /* seq item */
 const char *pf_node_key(const pf_node *n, size_t i);       /* map key i */
 const pf_node *pf_node_value(const pf_node *n, size_t i);  /* map value i */
-/* Value of `path` ("a.b.c") under a mapping; NULL if absent. */
+/* Value of `path` ("a.b.c") under a mapping; NULL if absent.  Sequence
+ * items are addressed 0-based: "target.mean[1]". */
 const pf_node *pf_node_get(const pf_node *map, const char *path);
 
 /* ---- typed getters on a validated mapping ------------------------------
  * `key` may be a dotted path.  Absent key or wrong type raises PF_ECONFIG
  * (after validation that only happens for keys without a default). */
+/* 1 when key is present and not null (a plain "", "~" or "null"). */
 int pf_cfg_has(const pf_node *map, const char *key);
 int pf_cfg_int(const pf_node *map, const char *key, long long *out);
 int pf_cfg_real(const pf_node *map, const char *key, double *out);

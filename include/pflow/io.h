@@ -8,7 +8,9 @@
  * Crash safety: the metadata cache never evicts between flushes, so the
  * file on disk always describes the state at the last pf_h5_flush(); a
  * process killed afterwards leaves a file that opens with every flushed
- * record.  Not thread-safe: call from one thread. */
+ * record.  A kill during a flush's own metadata writes (microseconds) can
+ * lose that flush's records and, rarely, a few earlier ones (io/h5out.c has
+ * the details).  Not thread-safe: call from one thread. */
 #ifndef PFLOW_IO_H
 #define PFLOW_IO_H
 
@@ -27,10 +29,17 @@ typedef enum pf_h5type { PF_H5_F64, PF_H5_I64, PF_H5_I8 } pf_h5type;
 /* Create the output file.  If `path` exists and overwrite is 0, raise
  * PF_EEXIST and leave the file untouched (the check is atomic: exclusive
  * create).  With overwrite the file is truncated.  Missing parent
- * directories are created.  The caller owns *out. */
+ * directories are created.  The caller owns *out.  The root gets the ArviZ
+ * attributes (see pf_h5_group) and the file is flushed, so it is valid from
+ * here on.  HDF5's own error printing is turned off (errors come back as
+ * PF_E* with HDF5's reason in pf_error_message()). */
 int pf_h5_create(const char *path, int overwrite, pf_h5 **out);
 
-/* gzip level (0 = off, the default) for variables created afterwards. */
+/* gzip level (0 = off, the default) for variables created afterwards:
+ * shuffle + deflate.  Applies to fixed-size variables and to record
+ * variables whose record is at least 4 KiB; those are chunked one record per
+ * chunk so a compressed chunk is written once (a rewritten one changes size,
+ * which would break crash safety).  Smaller records stay uncompressed. */
 void pf_h5_set_compression(pf_h5 *h, int level);
 
 /* Create group `group` (a path without leading '/', e.g. "posterior") if
@@ -39,7 +48,9 @@ void pf_h5_set_compression(pf_h5 *h, int level);
 int pf_h5_group(pf_h5 *h, const char *group);
 
 /* Attributes on the root (group NULL or "") or on a group; created or
- * replaced. */
+ * replaced (delete + create: the type may change).  Strings are scalar
+ * UTF-8 variable-length, integers int64, reals float64.  Each call flushes
+ * (a replaced attribute frees file space the last flush still refers to). */
 int pf_h5_attr_str(pf_h5 *h, const char *group, const char *name,
                    const char *value);
 int pf_h5_attr_int(pf_h5 *h, const char *group, const char *name,
@@ -49,7 +60,7 @@ int pf_h5_attr_real(pf_h5 *h, const char *group, const char *name,
 
 /* Define dimension `name` in `group` with its int64 coordinate variable.
  * Fixed: len values 0..len-1.  Unlimited (len ignored): starts empty and
- * grows with pf_h5_dim_append. */
+ * grows with pf_h5_dim_append.  Creates the group if missing. */
 int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
               int unlimited);
 
@@ -84,7 +95,8 @@ int pf_h5_close(pf_h5 **h);
 /* Print a summary of a pflow output file: status, provenance attributes,
  * each group's variables with dimensions and shapes, and for diagnostics
  * the first and last recorded values.  Raises PF_EIO on a file HDF5 cannot
- * open. */
+ * open.  Opens without HDF5 file locking, so it also reads a file a running
+ * pflow holds (best effort: it may catch a flush half-way). */
 int pf_h5_info(const char *path, FILE *out);
 
 #ifdef __cplusplus
