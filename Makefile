@@ -78,6 +78,14 @@ quickstart: deps
 	$(BUILD)/pflow run configs/quickstart.yaml output.path=runs/quickstart.h5
 	$(BUILD)/pflow info runs/quickstart.h5
 
+$(BUILD)/bench/bench_core: bench/bench_core.c $(BUILD)/libpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
+bench: deps
+	$(MAKE) all $(BUILD)/bench/bench_core
+	BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) sh bench/run
+
 clean:
 	rm -rf build
 
