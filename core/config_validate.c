@@ -231,8 +231,15 @@ static int check_string(const pf_node *n, const pf_param *p)
   const char *names[MAXC] = {0};
   if (n->kind != PF_NODE_SCALAR || pf__scalar_is_null(n))
     return fail_expect(n, "a string", "");
-  if (!p->range) return 0;
-  size_t k = split_choices(p->range, buf, sizeof buf, names, MAXC);
+  size_t k;
+  /* STRING/STRINGS with a registry: the choices are its plug-in names, so a
+   * new diagnostic needs no spec edit. */
+  if (p->registry)
+    k = registry_names(p->registry, names, MAXC);
+  else if (p->range)
+    k = split_choices(p->range, buf, sizeof buf, names, MAXC);
+  else
+    return 0;
   for (size_t i = 0; i < k; i++)
     if (!strcmp(n->text, names[i])) return 0;
   pf_names_join(names, k, valid, sizeof valid);

@@ -22,8 +22,9 @@ static const pf_param diagnostics_params[] = {
     {"every", PF_P_INT, "10", "[1,1e12]",
      "compute diagnostics every this many iterations (and at the last)", 0,
      NULL, NULL},
-    {"metrics", PF_P_STRINGS, "[]", "moments",
-     "diagnostics to compute (see `pflow list diagnostics`)", 0, NULL, NULL},
+    {"metrics", PF_P_STRINGS, "[]", NULL,
+     "diagnostics to compute (see `pflow list diagnostics`)", 0, NULL,
+     &pf_diagnostics},
     {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
 
 static const pf_param output_params[] = {

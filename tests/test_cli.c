@@ -75,6 +75,8 @@ static int config_errors_leave_output_untouched(void)
        "did you mean 'gaussian'"},
       {"target: {name: gaussian, mean: [0]}\nsampler: {name: ula, "
        "step_size: -1}\n", "sampler.step_size"},
+      {"target: {name: gaussian, mean: [0]}\nsampler: {name: ula}\n"
+       "diagnostics: {metrics: [moment]}\n", "did you mean 'moments'"},
   };
   PF_T_ASSERT(pf_test_sh("echo 'precious bytes' > %s/keep.h5 && "
                          "sha256sum %s/keep.h5 > %s/keep.sum", T, T, T) == 0,

@@ -41,7 +41,8 @@ typedef struct pf_param {
   const char *doc;   /* one line */
   unsigned flags;    /* PF_PARAM_REQUIRED */
   const struct pf_param *sub;          /* PF_P_SECTION */
-  const struct pf_registry *registry;  /* PF_P_PLUGIN */
+  const struct pf_registry *registry;  /* PF_P_PLUGIN; STRING/STRINGS:
+                                          choices are its names */
 } pf_param;
 /* Specs are arrays terminated by an entry with name == NULL. */
 
