@@ -105,41 +105,6 @@ static void iso_now(char *buf, size_t cap)
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Initial positions from each particle's own stream. */
-static int init_particles(run *r, const pf_node *ss)
-{
-  pf_particles *p = r->p;
-  const size_t n = p->n, d = p->d;
-  const char *how = pf_cfg_str(ss, "init");
-  if (strcmp(how, "exact") == 0) {
-    if (!pf_target_ops_of(r->target)->sample)
-      PF_CFG_RAISE(ss, "init", PF_ECONFIG,
-                   "init 'exact' needs a target with an exact sampler; "
-                   "target '%s' has none",
-                   pf_target_ops_of(r->target)->base.name);
-    for (size_t i = 0; i < n; i++)
-      PF_TRY(pf_target_sample(r->target, &p->rng[i], 1, p->x + i * d));
-  } else {
-    double loc, scale;
-    PF_TRY(pf_cfg_real(ss, "init_loc", &loc));
-    PF_TRY(pf_cfg_real(ss, "init_scale", &scale));
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-      double *x = p->x + i * d;
-      pf_rng_normal(&p->rng[i], d, x);
-      for (size_t k = 0; k < d; k++) x[k] = loc + scale * x[k];
-    }
-  }
-  PF_TRY(pf_target_logp_grad(r->target, n, p->x, p->logp, p->grad));
-  size_t bad = pf_particles_find_nonfinite(p);
-  if (bad < n)
-    PF_CFG_RAISE(ss, "init", PF_ENONFINITE,
-                 "initial particle %zu has a non-finite log density or score "
-                 "under target '%s'", bad,
-                 pf_target_ops_of(r->target)->base.name);
-  return 0;
-}
-
 static int create_diagnostics(run *r, const pf_node *ds)
 {
   const pf_node *m = pf_node_get(ds, "metrics");
@@ -295,7 +260,7 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   PF_TRY(r->sops->create(ss, r->target, (size_t)n, d, &r->sstate));
   PF_TRY(create_diagnostics(r, ds));
   PF_TRY(collect_columns(r));
-  PF_TRY(init_particles(r, ss));
+  PF_TRY(pf_sampler_init_particles(ss, r->target, r->p));
   PF_TRY(r->sops->init(r->sstate, r->p));
   PF_TRY(pf_config_emit(c, 1, &r->config_text));
   const char *path = pf_cfg_str(root, "output.path");

@@ -2,6 +2,9 @@
  * policy. */
 #include <string.h>
 
+#include "pflow/particles.h"
+#include "pflow/target.h"
+
 #include "pflow/error.h"
 #include "pflow/sampler.h"
 
@@ -30,5 +33,41 @@ int pf_sampler_policy(const pf_node *cfg, pf_nonfinite_policy *out)
   const char *s = pf_cfg_str(cfg, "on_nonfinite");
   *out = (s && strcmp(s, "backoff") == 0) ? PF_NONFINITE_BACKOFF
                                           : PF_NONFINITE_ABORT;
+  return 0;
+}
+
+/* Each particle draws from its own stream, so the start does not depend
+ * on the thread split. */
+int pf_sampler_init_particles(const pf_node *ss, pf_target *t,
+                              pf_particles *p)
+{
+  const size_t n = p->n, d = p->d;
+  const char *how = pf_cfg_str(ss, "init");
+  if (strcmp(how, "exact") == 0) {
+    if (!pf_target_ops_of(t)->sample)
+      PF_CFG_RAISE(ss, "init", PF_ECONFIG,
+                   "init 'exact' needs a target with an exact sampler; "
+                   "target '%s' has none",
+                   pf_target_ops_of(t)->base.name);
+    for (size_t i = 0; i < n; i++)
+      PF_TRY(pf_target_sample(t, &p->rng[i], 1, p->x + i * d));
+  } else {
+    double loc, scale;
+    PF_TRY(pf_cfg_real(ss, "init_loc", &loc));
+    PF_TRY(pf_cfg_real(ss, "init_scale", &scale));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+      double *x = p->x + i * d;
+      pf_rng_normal(&p->rng[i], d, x);
+      for (size_t k = 0; k < d; k++) x[k] = loc + scale * x[k];
+    }
+  }
+  PF_TRY(pf_target_logp_grad(t, n, p->x, p->logp, p->grad));
+  size_t bad = pf_particles_find_nonfinite(p);
+  if (bad < n)
+    PF_CFG_RAISE(ss, "init", PF_ENONFINITE,
+                 "initial particle %zu has a non-finite log density or score "
+                 "under target '%s'", bad,
+                 pf_target_ops_of(t)->base.name);
   return 0;
 }

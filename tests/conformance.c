@@ -50,7 +50,6 @@ int pf_test_run_sampler(const char *sampler_flow, pf_target *t,
   void *state = NULL;
   pf_particles *p = NULL;
   long long n, n_iter;
-  double scale, loc;
   int rc, saved_threads = omp_get_max_threads();
   *out = NULL;
   if (threads > 0) omp_set_num_threads(threads);
@@ -59,15 +58,9 @@ int pf_test_run_sampler(const char *sampler_flow, pf_target *t,
   ops = (const pf_sampler_ops *)pl;
   PF_TRY_GOTO(rc, pf_cfg_int(sec, "n_particles", &n), done);
   PF_TRY_GOTO(rc, pf_cfg_int(sec, "n_iter", &n_iter), done);
-  PF_TRY_GOTO(rc, pf_cfg_real(sec, "init_scale", &scale), done);
-  PF_TRY_GOTO(rc, pf_cfg_real(sec, "init_loc", &loc), done);
   size_t d = pf_target_dim(t);
   PF_TRY_GOTO(rc, pf_particles_create((size_t)n, d, seed, 0, &p), done);
-  for (size_t i = 0; i < (size_t)n; i++) {
-    pf_rng_normal(&p->rng[i], d, p->x + i * d);
-    for (size_t k = 0; k < d; k++) p->x[i * d + k] = loc + scale * p->x[i * d + k];
-  }
-  PF_TRY_GOTO(rc, pf_target_logp_grad(t, (size_t)n, p->x, p->logp, p->grad), done);
+  PF_TRY_GOTO(rc, pf_sampler_init_particles(sec, t, p), done);
   PF_TRY_GOTO(rc, ops->create(sec, t, (size_t)n, d, &state), done);
   PF_TRY_GOTO(rc, ops->init(state, p), done);
   double info[64];

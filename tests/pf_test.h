@@ -20,6 +20,10 @@ typedef struct pf_test_case {
  * environment the Makefile sets; defaults "build/pflow", "build"). */
 const char *pf_test_pflow(void);
 const char *pf_test_builddir(void);
+/* Python with Debian's h5py/xarray/h5netcdf: $PF_PYTHON, else
+ * /usr/bin/python3 (a "python3" earlier in PATH, e.g. pyenv, may lack
+ * them), else "python3". */
+const char *pf_test_python(void);
 /* A fresh scratch directory for this test run (created once). */
 const char *pf_test_tmpdir(void);
 /* Run a shell command, return its exit status (or -1); output goes to the

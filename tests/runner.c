@@ -26,6 +26,14 @@ const char *pf_test_builddir(void)
   return p && *p ? p : "build";
 }
 
+const char *pf_test_python(void)
+{
+  const char *p = getenv("PF_PYTHON");
+  if (p && *p) return p;
+  return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
+                                                : "python3";
+}
+
 const char *pf_test_tmpdir(void)
 {
   static char dir[512];

@@ -8,7 +8,7 @@
 
 #include "pf_test.h"
 
-#define CHECK_RUN "${PF_PYTHON:-/usr/bin/python3} tests/integration/check_run.py"
+#define CHECK_RUN "%s tests/integration/check_run.py"
 
 /* Read a whole small file into a static buffer ("" if missing). */
 static const char *slurp(const char *path)
@@ -45,7 +45,7 @@ static int quickstart_end_to_end(void)
   PF_T_ASSERT(me < 0.25 && ce < 0.6, "mean_err %g cov_err %g", me, ce);
   rc = pf_test_sh(CHECK_RUN " %s/q.h5 --n-iter 2000 --particles 1000 --dim 2 "
                   "--traj-every 20 --diag-every 20 --final mean_err=%.17g "
-                  "cov_err=%.17g", T, me, ce);
+                  "cov_err=%.17g", pf_test_python(), T, me, ce);
   PF_T_ASSERT(rc == 0, "check_run failed");
   rc = pf_test_sh("%s info %s/q.h5 > %s/info.out", P, T, T);
   PF_T_ASSERT(rc == 0, "pflow info exited %d", rc);
@@ -121,7 +121,7 @@ static int killed_runs_leave_valid_files(void)
     PF_T_ASSERT(rc == 0, "kill run");
     rc = pf_test_sh(CHECK_RUN " %s/kill%d.h5 --n-iter 100000000 --particles "
                     "20000 --dim 2 --traj-every 5 --diag-every 5 --status "
-                    "running --partial", T, k);
+                    "running --partial", pf_test_python(), T, k);
     PF_T_ASSERT(rc == 0, "file of the run killed with SIGKILL (%d)", k);
   }
   static const struct { const char *sig; int code; } sigs[] = {
@@ -134,7 +134,7 @@ static int killed_runs_leave_valid_files(void)
     PF_T_ASSERT(rc == sigs[k].code, "SIG%s: exit %d", sigs[k].sig, rc);
     rc = pf_test_sh(CHECK_RUN " %s/sig%d.h5 --n-iter 100000000 --particles "
                     "20000 --dim 2 --traj-every 5 --diag-every 5 --status "
-                    "interrupted --partial", T, k);
+                    "interrupted --partial", pf_test_python(), T, k);
     PF_T_ASSERT(rc == 0, "file of the run stopped with SIG%s", sigs[k].sig);
   }
   return 0;

@@ -22,17 +22,6 @@
 #include "pflow/error.h"
 #include "pflow/io.h"
 
-/* Debian's python3-h5py/xarray/h5netcdf are installed for /usr/bin/python3;
- * a "python3" earlier in PATH (pyenv, venv) may lack them.  PF_PYTHON
- * overrides. */
-static const char *py(void)
-{
-  const char *p = getenv("PF_PYTHON");
-  if (p && *p) return p;
-  return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3"
-                                                : "python3";
-}
-
 #define CHECK_PY(...) "%s tests/integration/check_h5out.py " __VA_ARGS__
 
 static void tpath(char *buf, size_t size, const char *name)
@@ -99,7 +88,7 @@ static int test_create_refuse_overwrite(void)
   /* Overwrite truncates: the old attribute is gone. */
   PF_T_OK(pf_h5_create(path, 1, &h));
   PF_T_OK(pf_h5_close(&h));
-  PF_T_ASSERT(pf_test_sh(CHECK_PY("noattr '%s' status"), py(), path) == 0,
+  PF_T_ASSERT(pf_test_sh(CHECK_PY("noattr '%s' status"), pf_test_python(), path) == 0,
               "overwritten file still has the old attribute");
 
   /* A parent that is a regular file: an I/O error naming the path. */
@@ -235,7 +224,7 @@ static int test_layout_xarray(void)
               ids0, open_ids());
   PF_T_ASSERT(pf_test_sh("h5dump -H '%s' > /dev/null", path) == 0,
               "h5dump -H failed");
-  PF_T_ASSERT(pf_test_sh(CHECK_PY("layout '%s'"), py(), path) == 0,
+  PF_T_ASSERT(pf_test_sh(CHECK_PY("layout '%s'"), pf_test_python(), path) == 0,
               "python layout check failed");
   return 0;
 }
@@ -345,7 +334,7 @@ static int test_chunks(void)
   }
   free(rec);
   PF_T_OK(pf_h5_close(&h));
-  PF_T_ASSERT(pf_test_sh(CHECK_PY("chunks '%s'"), py(), path) == 0,
+  PF_T_ASSERT(pf_test_sh(CHECK_PY("chunks '%s'"), pf_test_python(), path) == 0,
               "python chunk check failed");
   return 0;
 }
@@ -372,7 +361,7 @@ static int test_attr_replace(void)
   PF_T_ASSERT(rc == PF_ENOTFOUND && strstr(pf_error_message(), "nosuch/x"),
               "missing object: %d %s", rc, pf_error_message());
   PF_T_OK(pf_h5_close(&h));
-  PF_T_ASSERT(pf_test_sh(CHECK_PY("attrs '%s'"), py(), path) == 0,
+  PF_T_ASSERT(pf_test_sh(CHECK_PY("attrs '%s'"), pf_test_python(), path) == 0,
               "python attribute check failed");
   return 0;
 }
@@ -419,7 +408,7 @@ static int test_compression(void)
   }
   free(b);
   PF_T_OK(pf_h5_close(&h));
-  PF_T_ASSERT(pf_test_sh(CHECK_PY("compress '%s'"), py(), path) == 0,
+  PF_T_ASSERT(pf_test_sh(CHECK_PY("compress '%s'"), pf_test_python(), path) == 0,
               "python compression check failed");
   return 0;
 }
@@ -549,7 +538,7 @@ static int test_sigkill(void)
 {
   static const int delay_ms[NKILL] = {15, 40, 65, 95, 130, 170};
   char cmd[4096];
-  int used = snprintf(cmd, sizeof cmd, CHECK_PY("crash"), py());
+  int used = snprintf(cmd, sizeof cmd, CHECK_PY("crash"), pf_test_python());
   int good = 0;
   for (int i = 0; i < NKILL; i++) {
     char path[512], name[64];

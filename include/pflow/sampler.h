@@ -47,6 +47,15 @@ typedef enum pf_nonfinite_policy {
   PF_NONFINITE_BACKOFF /* restore, halve the step size, retry */
 } pf_nonfinite_policy;
 
+/* Draw the initial particles as the sampler section's common parameters
+ * say (`init: normal` from N(init_loc, init_scale^2 I), `init: exact` from
+ * the target's exact sampler; particle i uses its own stream) and evaluate
+ * p->logp and p->grad there.  Raises PF_ECONFIG when `init: exact` meets a
+ * target without an exact sampler, PF_ENONFINITE when an initial log
+ * density or score is not finite. */
+int pf_sampler_init_particles(const pf_node *cfg, pf_target *t,
+                              pf_particles *p);
+
 /* Read `on_nonfinite` from a sampler section. */
 int pf_sampler_policy(const pf_node *cfg, pf_nonfinite_policy *out);
 
