@@ -2,4 +2,5 @@
 #include "pflow/registry.h"
 
 const pf_registry *const pf_all_registries[] = {&pf_targets, &pf_samplers,
-                                                &pf_diagnostics, NULL};
+                                                &pf_diagnostics, &pf_domains,
+                                                NULL};

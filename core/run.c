@@ -83,6 +83,7 @@ typedef struct run {
   double vals[MAX_COLS];
   pf_progress *prog;
   char *config_text;
+  uint64_t seed;
 } run;
 
 static void run_free(run *r)
@@ -117,8 +118,8 @@ static int create_diagnostics(run *r, const pf_node *ds)
     PF_CHECK(r->n_metrics < MAX_METRICS, PF_ECONFIG, "too many metrics");
     PF_TRY(pf_registry_find(&pf_diagnostics, name, &pl));
     const pf_diagnostic_ops *ops = (const pf_diagnostic_ops *)pl;
-    PF_TRY(ops->create(ds, r->target, r->p->n, r->p->d,
-                       &r->dctx[r->n_metrics]));
+    pf_diag_env env = {r->target, r->p->n, r->p->d, NULL, 0, r->seed};
+    PF_TRY(ops->create(ds, &env, &r->dctx[r->n_metrics]));
     r->dops[r->n_metrics++] = ops;
   }
   return 0;
@@ -250,6 +251,7 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   const pf_plugin *pl;
   long long seed, n;
   PF_TRY(pf_cfg_int(root, "seed", &seed));
+  r->seed = (uint64_t)seed;
   PF_TRY(pf_target_create(pf_node_get(root, "target"), &r->target));
   PF_TRY(pf_registry_find(&pf_samplers, pf_cfg_str(ss, "name"), &pl));
   r->sops = (const pf_sampler_ops *)pl;

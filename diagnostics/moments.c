@@ -26,11 +26,12 @@ static void moments_destroy(void *ctx)
   free(s);
 }
 
-static int moments_create(const pf_node *cfg, pf_target *t, size_t n,
-                          size_t d, void **ctx)
+static int moments_create(const pf_node *cfg, const pf_diag_env *env,
+                          void **ctx)
 {
   int rc;
-  (void)n;
+  pf_target *t = env->target;
+  const size_t d = env->d;
   if (!pf_target_ops_of(t)->moments)
     PF_CFG_RAISE(cfg, "metrics", PF_ECONFIG,
                  "metric 'moments' needs a target with known mean and "

@@ -1,5 +1,6 @@
 /* What every sampler shares: the common parameters and the non-finite
  * policy. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pflow/particles.h"
@@ -13,9 +14,11 @@ const pf_param pf_sampler_common_params[] = {
      "number of particles (or independent chains)", 0, NULL, NULL},
     {"n_iter", PF_P_INT, "1000", "[0,1e12]", "number of iterations", 0, NULL,
      NULL},
-    {"init", PF_P_STRING, "normal", "normal|exact",
-     "initial particles: N(init_loc, init_scale^2 I), or the target's exact "
-     "sampler", 0, NULL, NULL},
+    {"init", PF_P_STRING, "auto", "auto|normal|domain|exact",
+     "initial particles: N(init_loc, init_scale^2 I) (normal), random "
+     "interior points of the target's domain (domain), or the target's "
+     "exact sampler (exact); auto is normal on R^d and domain otherwise",
+     0, NULL, NULL},
     {"init_loc", PF_P_REAL, "0", NULL, "mean of the normal initialization", 0,
      NULL, NULL},
     {"init_scale", PF_P_REAL, "1", "[0,inf)",
@@ -43,7 +46,18 @@ int pf_sampler_init_particles(const pf_node *ss, pf_target *t,
 {
   const size_t n = p->n, d = p->d;
   const char *how = pf_cfg_str(ss, "init");
-  if (strcmp(how, "exact") == 0) {
+  const pf_domain *dom = pf_target_domain(t);
+  if (strcmp(how, "auto") == 0)
+    how = pf_domain_is_free(dom) ? "normal" : "domain";
+  if (strcmp(how, "domain") == 0) {
+    double *work = pf_alloc_doubles(pf_domain_work_len(dom) + 1);
+    PF_CHECK(work, PF_ENOMEM, "allocating a domain workspace");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+      rc = pf_domain_interior(dom, &p->rng[i], p->x + i * d, work);
+    free(work);
+    PF_TRY(rc);
+  } else if (strcmp(how, "exact") == 0) {
     if (!pf_target_ops_of(t)->sample)
       PF_CFG_RAISE(ss, "init", PF_ECONFIG,
                    "init 'exact' needs a target with an exact sampler; "

@@ -30,7 +30,8 @@ extern "C" {
   X(ENOTSUP, -11, "operation not supported")                                 \
   X(ELINALG, -12, "linear algebra failure")                                  \
   X(EDOMAIN, -13, "point outside the domain")                                \
-  X(EUSAGE, -14, "invalid command line")
+  X(EUSAGE, -14, "invalid command line")                                     \
+  X(ENOCONV, -15, "iteration did not converge")
 
 enum {
   PF_OK = 0,

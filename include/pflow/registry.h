@@ -58,6 +58,7 @@ void pf_names_join(const char *const *names, size_t n, char *buf,
 extern const pf_registry pf_targets;
 extern const pf_registry pf_samplers;
 extern const pf_registry pf_diagnostics;
+extern const pf_registry pf_domains;
 
 /* All registries, NULL-terminated (for `pflow list`). */
 extern const pf_registry *const pf_all_registries[];

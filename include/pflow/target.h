@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "pflow/config.h"
+#include "pflow/domain.h"
 #include "pflow/registry.h"
 #include "pflow/rng.h"
 
@@ -34,6 +35,24 @@ typedef struct pf_target_ops {
   int (*sample)(void *ctx, pf_rng *rng, size_t n, double *X);
   int (*moments)(void *ctx, double *mean, double *cov);
   int (*log_z)(void *ctx, double *out);
+  /* Optional: the domain the target lives on, owned by ctx (NULL op or NULL
+   * result: unconstrained R^dim).  Its dimension must equal dim. */
+  const pf_domain *(*domain)(void *ctx);
+  /* Optional: how `sample` draws, declared rather than guessed: "exact"
+   * (iid by construction), "rejection" (iid), or "gibbs" (an MCMC chain,
+   * burnt in and thinned: close to, but not exactly, iid).  NULL op with a
+   * sample op means "exact". */
+  const char *(*sample_method)(void *ctx);
+  /* Optional: the density in the dual coordinates eta of the domain's mirror
+   * map, p_H(eta) = p(grad psi*(eta)) det hess psi*(eta), for the n rows of
+   * Eta: X receives the primal points grad psi*(eta) (n x dim), logp the log
+   * of p_H (up to the same constant as logp_grad), grad its eta-gradient
+   * (hess psi^-1 grad log p + div hess psi^-1).  Targets whose density is
+   * singular at faces (sparse Dirichlet) provide it to stay finite where
+   * primal coordinates underflow; otherwise the generic composition of
+   * logp_grad and the mirror map is used.  logp or grad may be NULL. */
+  int (*logp_grad_dual)(void *ctx, size_t n, const double *Eta, double *X,
+                        double *logp, double *grad);
 } pf_target_ops;
 
 typedef struct pf_target pf_target;
@@ -56,6 +75,20 @@ int pf_target_logp_grad(pf_target *t, size_t n, const double *X,
 int pf_target_sample(pf_target *t, pf_rng *rng, size_t n, double *X);
 int pf_target_moments(pf_target *t, double *mean, double *cov);
 int pf_target_log_z(pf_target *t, double *out);
+/* "exact", "rejection" or "gibbs" (see pf_target_ops.sample_method); NULL
+ * when the target has no sampler. */
+const char *pf_target_sample_method(pf_target *t);
+
+/* The target's domain (never NULL; owned by the target). */
+const pf_domain *pf_target_domain(const pf_target *t);
+
+/* Dual-coordinate evaluation (see pf_target_ops.logp_grad_dual), through the
+ * target's own op or the generic composition with the domain's mirror map.
+ * PF_ENOTSUP when the domain has no mirror map.  Uses a workspace owned by
+ * the target: not reentrant on one target (call it from one thread; it
+ * parallelizes inside). */
+int pf_target_logp_grad_dual(pf_target *t, size_t n, const double *Eta,
+                             double *X, double *logp, double *grad);
 
 #ifdef __cplusplus
 }
