@@ -79,6 +79,7 @@ size_t pf_domain_dim(const pf_domain *d) { return d->dim; }
 const void *pf_domain_ctx(const pf_domain *d) { return d->ctx; }
 const pf_mirror_ops *pf_domain_mirror(const pf_domain *d)
 {
+  if (d->ops->mirror_of) return d->ops->mirror_of(d->ctx);
   return d->ops->mirror;
 }
 

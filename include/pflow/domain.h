@@ -103,6 +103,11 @@ typedef struct pf_domain_ops {
   int (*bounded)(const void *ctx);
   /* NULL when the domain has no mirror map. */
   const pf_mirror_ops *mirror;
+  /* Optional: when set, it decides per instance and overrides `mirror`
+   * (e.g. the simplex has its entropic map in `coords: reduced` only and
+   * returns NULL in `coords: full`).  `mirror` then names the map the kind
+   * offers in its default mode.  Use pf_domain_mirror(), never the fields. */
+  const pf_mirror_ops *(*mirror_of)(const void *ctx);
 } pf_domain_ops;
 
 typedef struct pf_domain pf_domain;
@@ -143,7 +148,9 @@ int pf_domain_sample_uniform(const pf_domain *d, pf_rng *rng, size_t n,
                              double *X, double *work);
 int pf_domain_log_volume(const pf_domain *d, double *out);
 
-/* The mirror map, or NULL.  Call its functions with pf_domain_ctx(d). */
+/* The mirror map of this instance (ops->mirror_of(ctx) when the kind has
+ * it, else ops->mirror), or NULL.  Call its functions with
+ * pf_domain_ctx(d). */
 const pf_mirror_ops *pf_domain_mirror(const pf_domain *d);
 const void *pf_domain_ctx(const pf_domain *d);
 
