@@ -23,7 +23,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CC ?= cc
 CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
              -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(LDSAN) -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
+LDLIBS_ALL = $(LDSAN) -rdynamic -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
              -ldl $(LDLIBS)
 
 LIB_DIRS = core domains targets kernels samplers diagnostics io
@@ -51,7 +51,16 @@ $(BUILD)/libpflow.a: $(LIB_OBJ)
 $(BUILD)/pflow: $(CLI_OBJ) $(BUILD)/libpflow.a
 	$(CC) $(OPT) -o $@ $(CLI_OBJ) $(BUILD)/libpflow.a $(LDLIBS_ALL)
 
-$(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libpflow.a
+# Example target plug-ins (include/pflow/plugin.h), loaded by the tests.
+# The programs link with -rdynamic (LDLIBS_ALL) so plug-ins resolve the
+# pflow API against them.
+PLUGIN_EXAMPLES = $(patsubst examples/plugin_target/%.c,$(BUILD)/examples/%.so,\
+                    $(wildcard examples/plugin_target/*.c))
+$(BUILD)/examples/%.so: examples/plugin_target/%.c $(wildcard include/pflow/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -shared -o $@ $<
+
+$(BUILD)/tests/runner: $(TEST_OBJ) $(BUILD)/libpflow.a | $(PLUGIN_EXAMPLES)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -o $@ $(TEST_OBJ) $(BUILD)/libpflow.a $(LDLIBS_ALL)
 
@@ -82,8 +91,12 @@ $(BUILD)/bench/bench_core: bench/bench_core.c $(BUILD)/libpflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
 
+$(BUILD)/bench/bench_pairwise: bench/bench_pairwise.c $(BUILD)/libpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_core
+	$(MAKE) all $(BUILD)/bench/bench_core $(BUILD)/bench/bench_pairwise
 	BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) sh bench/run
 
 clean:

@@ -9,6 +9,7 @@
 #include "pflow/io.h"
 #include "pflow/registry.h"
 #include "pflow/run.h"
+#include "pflow/target.h"
 #include "pflow/version.h"
 
 enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2 };
@@ -20,10 +21,11 @@ static const char usage[] =
     "  run CONFIG [key.path=value ...]    run an experiment\n"
     "  check CONFIG [key.path=value ...]  validate and print the resolved "
     "config\n"
-    "  list [targets|samplers|diagnostics]  registered components\n"
+    "  list [targets|samplers|domains|kernels|diagnostics]\n"
+    "                                     registered components\n"
     "  help [config | KIND NAME]          parameters of the config file or of "
     "a component\n"
-    "  info FILE.h5                       summary of an output file\n"
+    "  info [--all] [--layout] FILE.h5    summary of an output file\n"
     "  version                            print the version\n"
     "\n"
     "exit codes: 0 ok, 1 run failed, 2 usage or config error, 130/143 "
@@ -95,7 +97,13 @@ static int cmd_check(int argc, char **argv)
     report(rc);
     return exit_code(rc);
   }
-  rc = pf_config_emit(c, 1, &text);
+  /* Build the target too: shape and value errors the specs cannot see
+   * (alpha of the wrong length, a covariance that is not SPD, an empty
+   * polytope) are config errors, reported here rather than at run time. */
+  pf_target *t = NULL;
+  rc = pf_target_create(pf_node_get(pf_config_root(c), "target"), &t);
+  pf_target_destroy(&t);
+  if (rc == 0) rc = pf_config_emit(c, 1, &text);
   if (rc == 0) {
     printf("# resolved config of %s (\"# default\": not given, default "
            "used)\n%s", argv[2], text);
@@ -202,11 +210,28 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_info(int argc, char **argv)
 {
-  if (argc != 3) {
-    fprintf(stderr, "usage: pflow info FILE.h5\n");
+  const char *path = NULL;
+  unsigned flags = 0;
+  int layout = 0, bad = 0;
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--all") == 0)
+      flags |= PF_H5_SUMMARY_ALL;
+    else if (strcmp(argv[i], "--layout") == 0)
+      layout = 1;
+    else if (argv[i][0] == '-' || path)
+      bad = 1;
+    else
+      path = argv[i];
+  }
+  if (!path || bad) {
+    fprintf(stderr, "usage: pflow info [--all] [--layout] FILE.h5\n"
+                    "  --all     every coordinate (default: the first 20)\n"
+                    "  --layout  groups, variables, shapes and attributes "
+                    "instead of the summary\n");
     return EXIT_USAGE;
   }
-  int rc = pf_h5_info(argv[2], stdout);
+  int rc = layout ? pf_h5_info(path, stdout)
+                  : pf_h5_summary(path, flags, stdout);
   if (rc < 0) {
     report(rc);
     return EXIT_RUNFAIL;

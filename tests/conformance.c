@@ -18,9 +18,13 @@ int pf_test_section(const char *kind, const char *flow, pf_config **cfg,
       {kind, PF_P_PLUGIN, NULL, NULL, "component", PF_PARAM_REQUIRED, NULL,
        reg},
       {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
-  char text[4096];
-  snprintf(text, sizeof text, "%s: %s\n", kind, flow);
-  PF_TRY(pf_config_load_string(text, "<example>", cfg));
+  size_t len = strlen(kind) + strlen(flow) + 4;
+  char *text = malloc(len);
+  PF_CHECK(text, PF_ENOMEM, "allocating a config text");
+  snprintf(text, len, "%s: %s\n", kind, flow);
+  int lrc = pf_config_load_string(text, "<example>", cfg);
+  free(text);
+  PF_TRY(lrc);
   int rc = pf_config_validate(*cfg, spec);
   if (rc < 0) {
     pf_config_destroy(cfg);

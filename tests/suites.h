@@ -11,8 +11,21 @@
   X(vmath)               \
   X(config)              \
   X(h5out)               \
-  X(gaussian)            \
+  X(targets)             \
+  X(targets_known)       \
   X(ula)                 \
+  X(domains)             \
+  X(polytope)            \
+  X(simplex_targets)     \
+  X(langevin)            \
+  X(chains)              \
+  X(info_plot)           \
+  X(logreg)              \
+  X(plugin)              \
+  X(knn_diagnostics)     \
+  X(kernels)             \
+  X(pair_diagnostics)    \
+  X(reference)           \
   X(cli)
 
 /* Weak so the runner links while a suite is being written; a missing suite

@@ -92,12 +92,79 @@ int pf_h5_flush(pf_h5 *h);
 /* Close the file (flushes).  NULL-safe; clears the pointer. */
 int pf_h5_close(pf_h5 **h);
 
+/* Read a numeric dataset of any HDF5 file as a row-major matrix of doubles
+ * (io/h5read.c): 2-D (rows, cols); 1-D (rows, 1); 3-D (chain, draw, dim),
+ * the pflow / ArviZ posterior layout, flattened to (chain * draw, dim).
+ * *X is malloc'ed (caller frees).  Raises PF_EIO when the file is missing
+ * or not HDF5, PF_ENOTFOUND when the dataset is absent, PF_EINVAL for other
+ * ranks or non-numeric data; messages name the path and the dataset.
+ * Opens read-only without file locking. */
+int pf_h5_read_matrix(const char *path, const char *dataset, double **X,
+                      size_t *rows, size_t *cols);
+
 /* Print a summary of a pflow output file: status, provenance attributes,
  * each group's variables with dimensions and shapes, and for diagnostics
  * the first and last recorded values.  Raises PF_EIO on a file HDF5 cannot
  * open.  Opens without HDF5 file locking, so it also reads a file a running
  * pflow holds (best effort: it may catch a flush half-way). */
 int pf_h5_info(const char *path, FILE *out);
+
+/* Flags of pf_h5_summary. */
+enum { PF_H5_SUMMARY_ALL = 1 /* every coordinate, not the first 20 */ };
+
+/* Print the summary `pflow info` shows (in the manner of stansummary): the
+ * run's status, target, sampler, seed, iterations, wall time and threads;
+ * per coordinate of /posterior/x (or, when the run has not written it, of
+ * the last trajectory snapshot) mean, sd, 5/50/95% quantiles, bulk/tail
+ * ESS and R-hat (include/pflow/chains.h) with chains = particles and draws
+ * = trajectory snapshots at iterations >= N/2, when there are >= 10 of
+ * them; the last value of every /diagnostics variable; acceptance and
+ * divergences from /sample_stats; warnings.  Missing groups are reported,
+ * not errors.  Reads only the columns shown and the post-warm-up slice of
+ * the trajectory (in blocks of <= 128 MiB).  Same file access as
+ * pf_h5_info. */
+int pf_h5_summary(const char *path, unsigned flags, FILE *out);
+
+/* ---- numeric CSV tables and input files named in a config (io/csv.c,
+ * io/input_path.c) ---------------------------------------------------- */
+
+struct pf_node;
+
+/* A numeric table read from a CSV file: a header row of column names, then
+ * rows of numbers.  Owned by the caller (pf_csv_destroy). */
+typedef struct pf_csv {
+  size_t rows, cols;
+  char **names;  /* cols column names (header fields, trimmed, unquoted) */
+  double *data;  /* rows x cols, row-major */
+  long *lines;   /* rows: the file line each row came from (for messages) */
+} pf_csv;
+
+/* Read `path`: comma separated, header row first, every later non-blank
+ * line a row of `cols` finite numbers (strtod syntax; surrounding blanks,
+ * a UTF-8 byte-order mark and CRLF line ends are accepted; quoting is only
+ * understood around header names).  Errors: PF_EIO "cannot open 'PATH':
+ * <reason>"; PF_EPARSE "PATH:LINE: column 'x': not a number ('abc')" (also
+ * empty fields, non-finite values, wrong field counts, empty or duplicate
+ * names, no data rows).  Thread-safe. */
+int pf_csv_read(const char *path, pf_csv **out);
+/* Free a table; NULL-safe, clears the pointer. */
+void pf_csv_destroy(pf_csv **t);
+/* Index of the column called `name`, or t->cols when there is none. */
+size_t pf_csv_column(const pf_csv *t, const char *name);
+
+/* Resolve the input file named by string key `key` of config mapping `cfg`
+ * (e.g. target.data).  $NAME, ${NAME} and ${NAME:-default} are first
+ * replaced from the environment (an unset NAME without default is a
+ * PF_ECONFIG naming the key).  An absolute path is used as is; a relative
+ * one is tried against the current working directory, then against the
+ * directory of the config file the value was written in (not for values
+ * from command-line overrides or strings).  The first that exists wins.
+ * When none exists, raise `missing_code` (e.g. PF_EIO) with the key's
+ * file:line:col, the path and the places tried.  *out (malloc'ed, caller
+ * frees) always contains a '/' (a bare name becomes "./name"), so it can
+ * be given to dlopen without a library search. */
+int pf_input_path(const struct pf_node *cfg, const char *key,
+                  int missing_code, char **out);
 
 #ifdef __cplusplus
 }
