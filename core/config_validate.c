@@ -349,6 +349,11 @@ static int unknown_key(const pf_node *map, size_t i, const spec_set *set)
   const char *names[PF__MAX_NAMES] = {0};
   char valid[2048];
   size_t n = spec_names(set, names, PF__MAX_NAMES);
+  /* Per-item sections (diagnostics.kl_knn) are valid keys too. */
+  for (int k = 0; k < set->n; k++)
+    for (const pf_param *p = set->part[k]; p && p->name; p++)
+      if ((p->flags & PF_PARAM_ITEM_SECTIONS) && p->registry)
+        n += registry_names(p->registry, names + n, PF__MAX_NAMES - n);
   pf_names_join(names, n, valid, sizeof valid);
   size_t s = pf_suggest(map->keys[i], names, n);
   const char *path = map->kids[i]->path;
@@ -358,6 +363,95 @@ static int unknown_key(const pf_node *map, size_t i, const spec_set *set)
                    names[s], valid);
   PF__MARK_RAISE(map->kmarks[i], PF_ECONFIG, "unknown key '%s' (valid: %s)",
                  path, n ? valid : "none");
+}
+
+/* ---- per-item sections (PF_PARAM_ITEM_SECTIONS) ------------------------ */
+
+/* The registry item named `key` of a flagged param of `set`, or NULL. */
+static const pf_plugin *item_section_find(const spec_set *set,
+                                          const char *key,
+                                          const pf_param **owner)
+{
+  for (int k = 0; k < set->n; k++)
+    for (const pf_param *p = set->part[k]; p && p->name; p++) {
+      if (!(p->flags & PF_PARAM_ITEM_SECTIONS) || !p->registry) continue;
+      const pf_plugin *pl = pf_registry_get(p->registry, key);
+      if (pl) {
+        *owner = p;
+        return pl;
+      }
+    }
+  return NULL;
+}
+
+/* 1 when the list `owner` of `map` (a string or a list of strings, maybe
+ * absent) names `item`. */
+static int item_listed(const pf_node *map, const pf_param *owner,
+                       const char *item)
+{
+  size_t j = pf__map_find(map, owner->name);
+  if (j == map->n) return 0;
+  const pf_node *l = map->kids[j];
+  if (l->kind == PF_NODE_SCALAR) return !strcmp(l->text, item);
+  if (l->kind != PF_NODE_SEQ) return 0;
+  for (size_t k = 0; k < l->n; k++)
+    if (l->kids[k]->kind == PF_NODE_SCALAR && !strcmp(l->kids[k]->text, item))
+      return 1;
+  return 0;
+}
+
+static int check_item_section(pf_node *map, size_t i, const pf_param *owner,
+                              const pf_plugin *pl)
+{
+  pf_node *v = map->kids[i];
+  const char *kind = owner->registry->kind ? owner->registry->kind : "item";
+  if (!item_listed(map, owner, pl->name))
+    PF__MARK_RAISE(map->kmarks[i], PF_ECONFIG,
+                   "key '%s': settings for %s '%s', which '%s%s%s' does not "
+                   "list (add it there, or remove these settings)", v->path,
+                   kind, pl->name, map->path, map->path[0] ? "." : "",
+                   owner->name);
+  if (v->kind != PF_NODE_MAP) {
+    char expect[160];
+    snprintf(expect, sizeof expect, "a mapping (the settings of %s '%s')",
+             kind, pl->name);
+    return fail_expect(v, expect, "");
+  }
+  spec_set s = {{pl->params}, 1};
+  PF_TRY(validate_map(v, &s));
+  return 0;
+}
+
+/* Listed items with params get their section, filled with defaults, so
+ * plug-ins read every setting from the tree and `pflow check` shows them. */
+static int fill_item_sections(pf_node *map, const spec_set *set)
+{
+  for (int k = 0; k < set->n; k++)
+    for (const pf_param *p = set->part[k]; p && p->name; p++) {
+      if (!(p->flags & PF_PARAM_ITEM_SECTIONS) || !p->registry) continue;
+      size_t j = pf__map_find(map, p->name);
+      if (j == map->n) continue;
+      const pf_node *l = map->kids[j];
+      size_t cnt = l->kind == PF_NODE_SEQ ? l->n : 1;
+      for (size_t t = 0; t < cnt; t++) {
+        const pf_node *it = l->kind == PF_NODE_SEQ ? l->kids[t] : l;
+        if (it->kind != PF_NODE_SCALAR) continue;
+        const pf_plugin *pl = pf_registry_get(p->registry, it->text);
+        if (!pl || !pl->params || !pl->params[0].name) continue;
+        if (pf__map_find(map, pl->name) < map->n) continue;
+        pf_node *v = NULL;
+        PF_TRY(pf__node_new(PF_NODE_MAP, map->mark, &v));
+        pf__node_mark_all(v, map->mark, 1);
+        int rc = pf__node_adopt(map, pl->name, map->mark, v);
+        if (rc < 0) {
+          pf__node_free(v);
+          return pf__error_push(rc, __FILE__, __LINE__, "pf__node_adopt");
+        }
+        spec_set s = {{pl->params}, 1};
+        PF_TRY(validate_map(v, &s));
+      }
+    }
+  return 0;
 }
 
 /* Insert p's default (or an empty section) and validate it, which fills
@@ -385,7 +479,13 @@ static int validate_map(pf_node *map, const spec_set *set)
 {
   for (size_t i = 0; i < map->n; i++) {
     const pf_param *p = spec_find(set, map->keys[i]);
-    if (!p) return unknown_key(map, i, set);
+    if (!p) {
+      const pf_param *owner = NULL;
+      const pf_plugin *pl = item_section_find(set, map->keys[i], &owner);
+      if (!pl) return unknown_key(map, i, set);
+      PF_TRY(check_item_section(map, i, owner, pl));
+      continue;
+    }
     PF_TRY(check_value(map->kids[i], p));
   }
   for (int k = 0; k < set->n; k++) {
@@ -406,6 +506,7 @@ static int validate_map(pf_node *map, const spec_set *set)
       PF_TRY(insert_default(map, p));
     }
   }
+  PF_TRY(fill_item_sections(map, set));
   return 0;
 }
 
@@ -457,6 +558,14 @@ static void print_params(const pf_param *spec, FILE *f, int indent,
     fprintf(f, "%*s%-*s  %-15s  %-10s  %-14s  %s\n", indent + offset, "",
             w - offset, p->name, pf_ptype_name(p->type), def, range,
             p->doc ? p->doc : "");
+    if ((p->flags & PF_PARAM_ITEM_SECTIONS) && p->registry) {
+      char doc[256];
+      const char *kind = p->registry->kind ? p->registry->kind : "item";
+      snprintf(doc, sizeof doc, "settings of a listed %s, e.g. {k: 5}: see "
+               "`pflow help %s NAME`", kind, kind);
+      fprintf(f, "%*s%-*s  %-15s  %-10s  %-14s  %s\n", indent + offset, "",
+              w - offset, "<NAME>", "section", "-", "-", doc);
+    }
     if (p->type == PF_P_SECTION && p->sub)
       print_params(p->sub, f, indent, offset + 2, w, depth + 1);
     if (p->type == PF_P_PLUGIN && p->registry && p->registry->common)

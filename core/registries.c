@@ -3,4 +3,4 @@
 
 const pf_registry *const pf_all_registries[] = {&pf_targets, &pf_samplers,
                                                 &pf_diagnostics, &pf_domains,
-                                                NULL};
+                                                &pf_kernels, NULL};

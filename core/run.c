@@ -2,6 +2,7 @@
  * iterations -> HDF5 output, with progress, signals and failure policy. */
 #include "pflow/run.h"
 
+#include <math.h>
 #include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,14 +19,38 @@
 #include "pflow/version.h"
 #include "pflow/vmath.h"
 
+static const pf_param reference_params[] = {
+    {"source", PF_P_STRING, "none", "none|exact|file",
+     "reference set for the diagnostics: none; exact (n draws from the "
+     "target's sampler); file (a dataset of an HDF5 file)", 0, NULL, NULL},
+    {"n", PF_P_INT, "1000", "[1,1e9]",
+     "points drawn when source is exact (a file is read whole)", 0, NULL,
+     NULL},
+    {"file", PF_P_STRING, NULL, NULL,
+     "HDF5 file read when source is file (e.g. an earlier run's output)", 0,
+     NULL, NULL},
+    {"dataset", PF_P_STRING, "/posterior/x", NULL,
+     "dataset in the file: (rows, dim) or (chain, draw, dim), flattened", 0,
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
 static const pf_param diagnostics_params[] = {
     {"every", PF_P_INT, "10", "[1,1e12]",
      "compute diagnostics every this many iterations (and at the last)", 0,
      NULL, NULL},
     {"metrics", PF_P_STRINGS, "[]", NULL,
-     "diagnostics to compute (see `pflow list diagnostics`)", 0, NULL,
+     "diagnostics to compute (see `pflow list diagnostics`); settings of "
+     "metric NAME go in diagnostics.NAME", PF_PARAM_ITEM_SECTIONS, NULL,
      &pf_diagnostics},
+    {"reference", PF_P_SECTION, NULL, NULL,
+     "the reference set, written to /reference/x (reference, x_dim_0)", 0,
+     reference_params, NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+/* Stream index of the reference set's draws: far above any particle index
+ * (particles use 0..n-1), so it never shares a particle's stream.  ASCII
+ * "REFERENC". */
+#define PF__REF_STREAM 0x5245464552454E43ULL
 
 static const pf_param output_params[] = {
     {"path", PF_P_STRING, NULL, NULL,
@@ -84,6 +109,11 @@ typedef struct run {
   pf_progress *prog;
   char *config_text;
   uint64_t seed;
+  double *ref;             /* reference set (ref_m x d), NULL if none */
+  size_t ref_m;
+  const char *ref_source;  /* "exact" | "file" */
+  const char *ref_method;  /* exact: the target's sample method; file: "file" */
+  const char *ref_file, *ref_dataset;
 } run;
 
 static void run_free(run *r)
@@ -96,6 +126,7 @@ static void run_free(run *r)
   pf_h5_close(&r->h5);
   pf_progress_destroy(&r->prog);
   free(r->config_text);
+  free(r->ref);
 }
 
 static void iso_now(char *buf, size_t cap)
@@ -118,9 +149,109 @@ static int create_diagnostics(run *r, const pf_node *ds)
     PF_CHECK(r->n_metrics < MAX_METRICS, PF_ECONFIG, "too many metrics");
     PF_TRY(pf_registry_find(&pf_diagnostics, name, &pl));
     const pf_diagnostic_ops *ops = (const pf_diagnostic_ops *)pl;
-    pf_diag_env env = {r->target, r->p->n, r->p->d, NULL, 0, r->seed};
+    pf_diag_env env = {r->target, r->p->n, r->p->d, r->ref, r->ref_m,
+                       r->seed};
     PF_TRY(ops->create(ds, &env, &r->dctx[r->n_metrics]));
     r->dops[r->n_metrics++] = ops;
+  }
+  return 0;
+}
+
+/* The reference set of `diagnostics.reference`: n exact draws on the
+ * stream PF__REF_STREAM of the run seed, or a dataset of an HDF5 file.
+ * Problems are config errors naming the key (exit 2, before the output
+ * exists).  A sampler that is not iid (e.g. "gibbs") is allowed but
+ * recorded in /reference's `method` attribute and warned about. */
+static int build_reference(run *r, const pf_node *ds, FILE *progress)
+{
+  const pf_node *rs = pf_node_get(ds, "reference");
+  const char *src = rs ? pf_cfg_str(rs, "source") : NULL;
+  const size_t d = pf_target_dim(r->target);
+  if (!src || !strcmp(src, "none")) return 0;
+  if (!strcmp(src, "exact")) {
+    long long n;
+    pf_rng rng;
+    const pf_target_ops *ops = pf_target_ops_of(r->target);
+    if (!ops->sample)
+      PF_CFG_RAISE(ds, "reference.source", PF_ECONFIG,
+                   "source 'exact' needs a target with an exact sampler; "
+                   "target '%s' has none (use source: file)", ops->base.name);
+    PF_TRY(pf_cfg_int(rs, "n", &n));
+    r->ref = malloc((size_t)n * d * sizeof(double));
+    PF_CHECK(r->ref, PF_ENOMEM, "reference set of %lld x %zu", n, d);
+    pf_rng_stream(&rng, r->seed, PF__REF_STREAM);
+    PF_TRY(pf_target_sample(r->target, &rng, (size_t)n, r->ref));
+    r->ref_m = (size_t)n;
+    r->ref_source = "exact";
+    r->ref_method = pf_target_sample_method(r->target);
+    if (!r->ref_method) r->ref_method = "exact";
+    if (strcmp(r->ref_method, "exact") && strcmp(r->ref_method, "rejection")
+        && progress)
+      fprintf(progress,
+              "pflow: warning: the reference set comes from target '%s''s "
+              "'%s' sampler, which is not iid; divergences against it carry "
+              "that sampler's error (recorded in /reference attribute "
+              "'method')\n", ops->base.name, r->ref_method);
+    return 0;
+  }
+  /* source: file */
+  const char *file = pf_cfg_str(rs, "file");
+  const char *dset = pf_cfg_str(rs, "dataset");
+  size_t rows = 0, cols = 0;
+  if (!pf_cfg_has(rs, "file"))
+    PF_CFG_RAISE(ds, "reference.file", PF_ECONFIG,
+                 "source 'file' needs the path of an HDF5 file");
+  int rc = pf_h5_read_matrix(file, dset, &r->ref, &rows, &cols);
+  if (rc < 0) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", pf_error_message());
+    PF_CFG_RAISE(ds, rc == PF_EIO ? "reference.file" : "reference.dataset",
+                 PF_ECONFIG, "cannot read the reference set: %s", why);
+  }
+  r->ref_m = rows;
+  if (cols != d)
+    PF_CFG_RAISE(ds, "reference.dataset", PF_ECONFIG,
+                 "dataset '%s' of '%s' has points of dimension %zu (%zu "
+                 "rows); the target's dimension is %zu", dset, file, cols,
+                 rows, d);
+  for (size_t i = 0; i < rows * cols; i++)
+    if (!isfinite(r->ref[i]))
+      PF_CFG_RAISE(ds, "reference.dataset", PF_ECONFIG,
+                   "dataset '%s' of '%s' holds a non-finite value (row %zu)",
+                   dset, file, i / cols);
+  r->ref_source = "file";
+  r->ref_method = "file";
+  r->ref_file = file;
+  r->ref_dataset = dset;
+  return 0;
+}
+
+/* /reference/x (reference, x_dim_0), written once, with its provenance. */
+static int write_reference(run *r)
+{
+  pf_h5 *h = r->h5;
+  pf_h5var *v;
+  static const char *const dims[] = {"reference", "x_dim_0"};
+  if (!r->ref) return 0;
+  PF_TRY(pf_h5_group(h, "reference"));
+  PF_TRY(pf_h5_dim(h, "reference", "reference", r->ref_m, 0));
+  PF_TRY(pf_h5_dim(h, "reference", "x_dim_0", r->p->d, 0));
+  PF_TRY(pf_h5_var(h, "reference", "x", PF_H5_F64, 2, dims, &v));
+  PF_TRY(pf_h5_var_write(v, r->ref));
+  PF_TRY(pf_h5_attr_str(h, "reference", "source", r->ref_source));
+  PF_TRY(pf_h5_attr_str(h, "reference", "method", r->ref_method));
+  PF_TRY(pf_h5_attr_int(h, "reference", "n", (long long)r->ref_m));
+  if (!strcmp(r->ref_source, "exact")) {
+    PF_TRY(pf_h5_attr_int(h, "reference", "iid",
+                          !strcmp(r->ref_method, "exact") ||
+                              !strcmp(r->ref_method, "rejection")));
+    PF_TRY(pf_h5_attr_int(h, "reference", "seed", (long long)r->seed));
+    PF_TRY(pf_h5_attr_str(h, "reference", "stream",
+                          "PCG stream 0x5245464552454E43 (\"REFERENC\") of "
+                          "the run seed"));
+  } else {
+    PF_TRY(pf_h5_attr_str(h, "reference", "file", r->ref_file));
+    PF_TRY(pf_h5_attr_str(h, "reference", "dataset", r->ref_dataset));
   }
   return 0;
 }
@@ -165,6 +296,7 @@ static int create_layout(run *r, const pf_node *root, long long traj_every)
   for (size_t i = 0; i < r->n_cols; i++)
     PF_TRY(pf_h5_var(h, "diagnostics", r->col_names[i], PF_H5_F64, 2, ddims,
                      &r->cols[i]));
+  PF_TRY(write_reference(r));
   return pf_h5_flush(h);
 }
 
@@ -243,7 +375,7 @@ static int write_posterior(run *r)
 }
 
 static int build(run *r, const pf_config *c, pf_run_result *res,
-                 long long *n_iter)
+                 long long *n_iter, FILE *progress)
 {
   const pf_node *root = pf_config_root(c);
   const pf_node *ss = pf_node_get(root, "sampler");
@@ -260,6 +392,7 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   size_t d = pf_target_dim(r->target);
   PF_TRY(pf_particles_create((size_t)n, d, (uint64_t)seed, 0, &r->p));
   PF_TRY(r->sops->create(ss, r->target, (size_t)n, d, &r->sstate));
+  PF_TRY(build_reference(r, ds, progress));
   PF_TRY(create_diagnostics(r, ds));
   PF_TRY(collect_columns(r));
   PF_TRY(pf_sampler_init_particles(ss, r->target, r->p));
@@ -284,7 +417,7 @@ int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
 
   /* Everything that can reject the config happens before the output file
    * exists, so a bad config never touches an existing file. */
-  PF_TRY_GOTO(rc, build(&r, c, res, &n_iter), done);
+  PF_TRY_GOTO(rc, build(&r, c, res, &n_iter, progress), done);
   PF_TRY_GOTO(rc, pf_cfg_bool(root, "output.overwrite", &overwrite), done);
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.trajectory_every", &traj_every), done);
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.flush_every", &flush_every), done);

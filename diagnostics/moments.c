@@ -1,6 +1,8 @@
 /* `moments`: mean_err = ||mean(X) - m||_2 and cov_err = ||cov(X) - C||_F
  * against the target's known mean m and covariance C (sample covariance
- * with 1/(n-1)).  Sums run in particle order, so the values do not depend on
+ * with 1/(n-1)).  A target without known moments is compared with the
+ * reference set's mean and 1/(m-1) covariance instead (which then carry the
+ * reference's own Monte Carlo error, ~sqrt(tr C / m) on the mean).  Sums run in particle order, so the values do not depend on
  * the thread count. */
 #include <math.h>
 #include <stdlib.h>
@@ -32,10 +34,13 @@ static int moments_create(const pf_node *cfg, const pf_diag_env *env,
   int rc;
   pf_target *t = env->target;
   const size_t d = env->d;
-  if (!pf_target_ops_of(t)->moments)
-    PF_CFG_RAISE(cfg, "metrics", PF_ECONFIG,
+  const int known = pf_target_ops_of(t)->moments != NULL;
+  if (!known && (!env->ref || env->m < 2))
+    PF_CFG_RAISE(cfg, "reference", PF_ECONFIG,
                  "metric 'moments' needs a target with known mean and "
-                 "covariance; target '%s' has none",
+                 "covariance or a reference set of at least 2 points; "
+                 "target '%s' has no moments: set "
+                 "diagnostics.reference.source to exact or file",
                  pf_target_ops_of(t)->base.name);
   moments *s = calloc(1, sizeof *s);
   PF_CHECK(s, PF_ENOMEM, "allocating the moments diagnostic");
@@ -46,7 +51,21 @@ static int moments_create(const pf_node *cfg, const pf_diag_env *env,
   s->c = calloc(d * d, sizeof(double));
   PF_CHECK_GOTO(rc, s->mean && s->cov && s->m && s->c, PF_ENOMEM, fail,
                 "allocating the moments diagnostic (d = %zu)", d);
-  PF_TRY_GOTO(rc, pf_target_moments(t, s->mean, s->cov), fail);
+  if (known) {
+    PF_TRY_GOTO(rc, pf_target_moments(t, s->mean, s->cov), fail);
+  } else {
+    const double *Y = env->ref;
+    const size_t m = env->m;
+    for (size_t i = 0; i < m; i++)
+      for (size_t k = 0; k < d; k++) s->mean[k] += Y[i * d + k];
+    for (size_t k = 0; k < d; k++) s->mean[k] /= (double)m;
+    for (size_t i = 0; i < m; i++)
+      for (size_t k = 0; k < d; k++)
+        for (size_t j = 0; j < d; j++)
+          s->cov[k * d + j] +=
+              (Y[i * d + k] - s->mean[k]) * (Y[i * d + j] - s->mean[j]);
+    for (size_t k = 0; k < d * d; k++) s->cov[k] /= (double)(m - 1);
+  }
   *ctx = s;
   return 0;
 fail:

@@ -29,7 +29,16 @@ typedef enum pf_ptype {
                    keys validated against registry->common + plug-in params */
 } pf_ptype;
 
-enum { PF_PARAM_REQUIRED = 1u };
+enum {
+  PF_PARAM_REQUIRED = 1u,
+  /* On a STRINGS param with a registry (diagnostics.metrics): the enclosing
+   * mapping also accepts one key per registry item, a mapping validated
+   * against that item's own params (diagnostics.kl_knn: {k: 5}).  Listed
+   * items with params get the subsection filled with defaults; a subsection
+   * for an item the list does not name is an error (a typo, or a metric
+   * left out of the list, which would silently ignore the settings). */
+  PF_PARAM_ITEM_SECTIONS = 2u
+};
 
 typedef struct pf_param {
   const char *name;

@@ -59,6 +59,7 @@ extern const pf_registry pf_targets;
 extern const pf_registry pf_samplers;
 extern const pf_registry pf_diagnostics;
 extern const pf_registry pf_domains;
+extern const pf_registry pf_kernels;
 
 /* All registries, NULL-terminated (for `pflow list`). */
 extern const pf_registry *const pf_all_registries[];

@@ -1,0 +1,621 @@
+/* The fused, tiled pairwise engine (see include/pflow/kernel.h).
+ *
+ * Layout.  Each call packs its point sets once: rows shifted by the mean of
+ * X (distances are translation invariant and dot products of centered
+ * points lose far less to cancellation), padded to a multiple of 8 rows and
+ * of 4 columns (dp), both row-major (n x dp) and transposed (dp x n), with
+ * squared row norms.  A tile (I, J) of T x T pairs then takes:
+ *   1. dot-product blocks from a 4 x 8 register-blocked FMA micro-kernel
+ *      (A rows broadcast, B^T columns as vectors),
+ *   2. r2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0, exactly 0 on the
+ *      diagonal of a self tile,
+ *   3. f, f' (and f'') over the whole tile in one SLEEF call,
+ *   4. either a tile sum (kernel, Stein, distance sums) or a GEMM-shaped
+ *      accumulation [F | 2F'] [S_J ; Y_J] into the rows of I (SVGD, kernel
+ *      gradients).
+ * Nothing of size n x n is stored.
+ *
+ * Error of r2 from dot products: with centered points, |r2 - |x-y|^2| <=
+ * ~(d + 2) u (|x_i|^2 + |y_j|^2) (u = 2^-53), i.e. relative to the spread
+ * of the points, not to |x - y|^2: pairs much closer than ~1e-7 times the
+ * spread get r2 that is noise at that level (clamped >= 0).  Smooth kernels
+ * do not care (f(r2) moves by |f'| times that); the distance sum uses exact
+ * differences instead because sqrt turns an absolute error e into sqrt(e).
+ *
+ * Determinism.  OpenMP splits i-tiles statically; every row (SVGD) or
+ * i-tile (sums) accumulates its j in a fixed order into its own slot, and
+ * slots are added in index order after the parallel loop.  The per-tile
+ * arithmetic does not depend on which thread runs it, so results are
+ * bitwise identical for any thread count.  Self sums (Y = X) visit only
+ * tiles J >= I and count off-diagonal tiles twice (the summands are
+ * symmetric in i, j). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define PF_PAIR_AVX2 1
+#include <immintrin.h>
+#endif
+
+#include "pflow/error.h"
+#include "pflow/kernel.h"
+#include "pflow/particles.h"
+
+#define T PF_PAIR_TILE
+
+enum { NTILE = 7 }; /* G, SS, SX, XS, F, F1, F2 */
+
+typedef struct packed {
+  double *p, *t, *nrm; /* rows (cap x dp), transposed (dp x cap), |row|^2 */
+  size_t cap;
+} packed;
+
+struct pf_pairwise {
+  size_t max_n, max_m, d, dp;
+  packed x, y, s;
+  double *sx;    /* s_i . x_i (centered), max rows */
+  double *shift; /* d */
+  double *part;  /* per-tile partial sums: 2 per i-tile */
+  int nthreads;
+  double *tbuf; /* per thread: NTILE T^2 tile blocks, PF_KERNEL_WORK T^2
+                   kernel work, T x dp row accumulators, T row sums */
+  size_t tstride;
+};
+
+static size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
+
+static void packed_free(packed *p)
+{
+  free(p->p);
+  free(p->t);
+  free(p->nrm);
+}
+
+static int packed_alloc(packed *p, size_t rows, size_t dp)
+{
+  p->cap = round_up(rows ? rows : 1, 8);
+  p->p = pf_alloc_doubles(p->cap * dp);
+  p->t = pf_alloc_doubles(p->cap * dp);
+  p->nrm = pf_alloc_doubles(p->cap);
+  PF_CHECK(p->p && p->t && p->nrm, PF_ENOMEM,
+           "allocating pairwise workspace (%zu x %zu)", p->cap, dp);
+  return 0;
+}
+
+void pf_pairwise_destroy(pf_pairwise **w)
+{
+  if (!w || !*w) return;
+  packed_free(&(*w)->x);
+  packed_free(&(*w)->y);
+  packed_free(&(*w)->s);
+  free((*w)->sx);
+  free((*w)->shift);
+  free((*w)->part);
+  free((*w)->tbuf);
+  free(*w);
+  *w = NULL;
+}
+
+int pf_pairwise_create(size_t max_n, size_t max_m, size_t d,
+                       pf_pairwise **out)
+{
+  int rc = 0;
+  PF_CHECK(out && d > 0, PF_EINVAL, "pf_pairwise_create: d must be > 0");
+  pf_pairwise *w = calloc(1, sizeof *w);
+  PF_CHECK(w, PF_ENOMEM, "allocating the pairwise engine");
+  w->max_n = max_n;
+  w->max_m = max_m;
+  w->d = d;
+  w->dp = round_up(d, 4);
+  size_t mx = max_n > max_m ? max_n : max_m;
+  PF_TRY_GOTO(rc, packed_alloc(&w->x, max_n, w->dp), fail);
+  PF_TRY_GOTO(rc, packed_alloc(&w->y, max_m, w->dp), fail);
+  PF_TRY_GOTO(rc, packed_alloc(&w->s, mx, w->dp), fail);
+  w->sx = pf_alloc_doubles(round_up(mx ? mx : 1, 8));
+  w->shift = pf_alloc_doubles(d);
+  w->part = pf_alloc_doubles(2 * (max_n / T + 1));
+  w->nthreads = omp_get_max_threads();
+  if (w->nthreads < 1) w->nthreads = 1;
+  w->tstride = round_up((NTILE + PF_KERNEL_WORK) * T * T + T * w->dp + T, 8);
+  w->tbuf = pf_alloc_doubles(w->tstride * (size_t)w->nthreads);
+  PF_CHECK_GOTO(rc, w->sx && w->shift && w->part && w->tbuf, PF_ENOMEM, fail,
+                "allocating pairwise tile buffers (%d threads)", w->nthreads);
+  *out = w;
+  return 0;
+fail:
+  pf_pairwise_destroy(&w);
+  return rc;
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* shift = mean of the n rows of X, summed in row order. */
+static void mean_rows(size_t n, size_t d, const double *X, double *shift)
+{
+  memset(shift, 0, d * sizeof(double));
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < d; k++) shift[k] += X[i * d + k];
+  for (size_t k = 0; k < d; k++) shift[k] = n ? shift[k] / (double)n : 0.0;
+}
+
+/* Rows of A minus shift (NULL: none) into P, zero padding included. */
+static void pack(size_t n, size_t d, size_t dp, const double *A,
+                 const double *shift, packed *P, int nthr)
+{
+  const size_t cap = P->cap, np = round_up(n ? n : 1, 8);
+#pragma omp parallel for schedule(static) num_threads(nthr)
+  for (size_t i = 0; i < np; i++) {
+    double *row = P->p + i * dp, s = 0.0;
+    for (size_t k = 0; k < dp; k++) {
+      double v = i < n && k < d ? A[i * d + k] - (shift ? shift[k] : 0.0)
+                                : 0.0;
+      row[k] = v;
+      P->t[k * cap + i] = v;
+      s += v * v;
+    }
+    P->nrm[i] = s;
+  }
+}
+
+/* ---- micro-kernels ------------------------------------------------------ */
+
+/* The AVX2 kernels name every accumulator (no arrays): GCC at -O2 keeps
+ * named __m256d locals in registers but would leave arrays on the stack. */
+#ifdef PF_PAIR_AVX2
+#define LD(p) _mm256_loadu_pd(p)
+#define ST(p, v) _mm256_storeu_pd((p), (v))
+#define BC(p) _mm256_broadcast_sd(p)
+#define FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#endif
+
+/* C (ni x nj, ldc) = A (ni rows, stride lda) . Bt (d x nj, stride ldb),
+ * over k < d.  ni % 4 == 0, nj % 8 == 0.  diff: C = sum_k (a - b)^2. */
+static void mk_dot(size_t ni, size_t nj, size_t d, const double *A,
+                   size_t lda, const double *Bt, size_t ldb, double *C,
+                   size_t ldc, int diff)
+{
+#ifdef PF_PAIR_AVX2
+  for (size_t r = 0; r < ni; r += 4)
+    for (size_t c = 0; c < nj; c += 8) {
+      __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00,
+              c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      const double *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda,
+                   *a3 = a2 + lda, *b = Bt + c;
+      if (diff) {
+        for (size_t k = 0; k < d; k++, b += ldb) {
+          __m256d b0 = LD(b), b1 = LD(b + 4), e0, e1, av;
+#define DSTEP(ap, x0, x1)                                     \
+  av = BC(ap + k);                                            \
+  e0 = _mm256_sub_pd(av, b0);                                 \
+  e1 = _mm256_sub_pd(av, b1);                                 \
+  x0 = FMA(e0, e0, x0);                                       \
+  x1 = FMA(e1, e1, x1);
+          DSTEP(a0, c00, c01) DSTEP(a1, c10, c11) DSTEP(a2, c20, c21)
+          DSTEP(a3, c30, c31)
+#undef DSTEP
+        }
+      } else {
+        for (size_t k = 0; k < d; k++, b += ldb) {
+          __m256d b0 = LD(b), b1 = LD(b + 4), av;
+#define PSTEP(ap, x0, x1)                                     \
+  av = BC(ap + k);                                            \
+  x0 = FMA(av, b0, x0);                                       \
+  x1 = FMA(av, b1, x1);
+          PSTEP(a0, c00, c01) PSTEP(a1, c10, c11) PSTEP(a2, c20, c21)
+          PSTEP(a3, c30, c31)
+#undef PSTEP
+        }
+      }
+      double *o = C + r * ldc + c;
+      ST(o, c00), ST(o + 4, c01), o += ldc;
+      ST(o, c10), ST(o + 4, c11), o += ldc;
+      ST(o, c20), ST(o + 4, c21), o += ldc;
+      ST(o, c30), ST(o + 4, c31);
+    }
+#else
+  for (size_t r = 0; r < ni; r++)
+    for (size_t c = 0; c < nj; c++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) {
+        double a = A[r * lda + k], b = Bt[k * ldb + c];
+        s += diff ? (a - b) * (a - b) : a * b;
+      }
+      C[r * ldc + c] = s;
+    }
+#endif
+}
+
+/* C (ni x nc, ldc) += A1 (ni x kk, lda) . B1 (kk x nc, ldb)
+ *                   + A2 . B2 (when A2 != NULL; same shapes).
+ * ni % 4 == 0, nc % 4 == 0.  Column blocks of 8 take 4 rows at a time, a
+ * last block of 4 columns takes 8 rows: always 8 independent accumulator
+ * chains to cover the FMA latency. */
+static void mk_gemm_acc(size_t ni, size_t kk, size_t nc, const double *A1,
+                        const double *B1, const double *A2, const double *B2,
+                        size_t lda, size_t ldb, double *C, size_t ldc)
+{
+#ifdef PF_PAIR_AVX2
+  size_t c = 0;
+  for (; c + 8 <= nc; c += 8)
+    for (size_t r = 0; r < ni; r += 4) {
+      double *o = C + r * ldc + c;
+      __m256d c00 = LD(o), c01 = LD(o + 4), c10 = LD(o + ldc),
+              c11 = LD(o + ldc + 4), c20 = LD(o + 2 * ldc),
+              c21 = LD(o + 2 * ldc + 4), c30 = LD(o + 3 * ldc),
+              c31 = LD(o + 3 * ldc + 4);
+      for (int pass = 0; pass < 2; pass++) {
+        const double *A = pass ? A2 : A1, *B = pass ? B2 : B1;
+        if (!A) break;
+        const double *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda,
+                     *a3 = a2 + lda, *b = B + c;
+        for (size_t j = 0; j < kk; j++, b += ldb) {
+          __m256d b0 = LD(b), b1 = LD(b + 4), av;
+#define GSTEP(ap, x0, x1)                                     \
+  av = BC(ap + j);                                            \
+  x0 = FMA(av, b0, x0);                                       \
+  x1 = FMA(av, b1, x1);
+          GSTEP(a0, c00, c01) GSTEP(a1, c10, c11) GSTEP(a2, c20, c21)
+          GSTEP(a3, c30, c31)
+#undef GSTEP
+        }
+      }
+      ST(o, c00), ST(o + 4, c01), o += ldc;
+      ST(o, c10), ST(o + 4, c11), o += ldc;
+      ST(o, c20), ST(o + 4, c21), o += ldc;
+      ST(o, c30), ST(o + 4, c31);
+    }
+  if (c < nc) {
+    for (size_t r = 0; r < ni; r += 8) {
+      const int full = r + 8 <= ni; /* else 4 rows */
+      double *o = C + r * ldc + c;
+      __m256d z = _mm256_setzero_pd();
+      __m256d c0 = LD(o), c1 = LD(o + ldc), c2 = LD(o + 2 * ldc),
+              c3 = LD(o + 3 * ldc), c4 = full ? LD(o + 4 * ldc) : z,
+              c5 = full ? LD(o + 5 * ldc) : z,
+              c6 = full ? LD(o + 6 * ldc) : z,
+              c7 = full ? LD(o + 7 * ldc) : z;
+      for (int pass = 0; pass < 2; pass++) {
+        const double *A = pass ? A2 : A1, *B = pass ? B2 : B1;
+        if (!A) break;
+        const double *a = A + r * lda, *b = B + c;
+        if (full)
+          for (size_t j = 0; j < kk; j++, b += ldb) {
+            __m256d b0 = LD(b);
+            c0 = FMA(BC(a + j), b0, c0);
+            c1 = FMA(BC(a + lda + j), b0, c1);
+            c2 = FMA(BC(a + 2 * lda + j), b0, c2);
+            c3 = FMA(BC(a + 3 * lda + j), b0, c3);
+            c4 = FMA(BC(a + 4 * lda + j), b0, c4);
+            c5 = FMA(BC(a + 5 * lda + j), b0, c5);
+            c6 = FMA(BC(a + 6 * lda + j), b0, c6);
+            c7 = FMA(BC(a + 7 * lda + j), b0, c7);
+          }
+        else
+          for (size_t j = 0; j < kk; j++, b += ldb) {
+            __m256d b0 = LD(b);
+            c0 = FMA(BC(a + j), b0, c0);
+            c1 = FMA(BC(a + lda + j), b0, c1);
+            c2 = FMA(BC(a + 2 * lda + j), b0, c2);
+            c3 = FMA(BC(a + 3 * lda + j), b0, c3);
+          }
+      }
+      ST(o, c0), ST(o + ldc, c1), ST(o + 2 * ldc, c2), ST(o + 3 * ldc, c3);
+      if (full)
+        ST(o + 4 * ldc, c4), ST(o + 5 * ldc, c5), ST(o + 6 * ldc, c6),
+            ST(o + 7 * ldc, c7);
+    }
+  }
+#else
+  for (int pass = 0; pass < 2; pass++) {
+    const double *A = pass ? A2 : A1, *B = pass ? B2 : B1;
+    if (!A) break;
+    for (size_t r = 0; r < ni; r++)
+      for (size_t j = 0; j < kk; j++) {
+        double a = A[r * lda + j];
+        for (size_t c = 0; c < nc; c++) C[r * ldc + c] += a * B[j * ldb + c];
+      }
+  }
+#endif
+}
+
+/* ---- tile helpers ------------------------------------------------------- */
+
+typedef struct tile {
+  size_t i0, j0, ni, nj, ni4, nj8; /* ld of every block is nj8 */
+  int diag;                        /* self tile on the diagonal (I == J) */
+} tile;
+
+static tile tile_at(size_t it, size_t jt, size_t n, size_t m, int self)
+{
+  tile t;
+  t.i0 = it * T;
+  t.j0 = jt * T;
+  t.ni = n - t.i0 < T ? n - t.i0 : T;
+  t.nj = m - t.j0 < T ? m - t.j0 : T;
+  t.ni4 = round_up(t.ni, 4);
+  t.nj8 = round_up(t.nj, 8);
+  t.diag = self && it == jt;
+  return t;
+}
+
+/* r2 block from the dot block G (in place), clamped, 0 on the diagonal. */
+static void tile_r2(const tile *t, const double *xn, const double *yn,
+                    double *G)
+{
+  const size_t ld = t->nj8;
+  for (size_t r = 0; r < t->ni4; r++) {
+    const double a = xn[t->i0 + r];
+    const double *b = yn + t->j0;
+    double *g = G + r * ld;
+#pragma omp simd
+    for (size_t c = 0; c < ld; c++) {
+      double v = a + b[c] - 2.0 * g[c];
+      g[c] = v < 0.0 ? 0.0 : v; /* clamp rounding; NaN stays NaN */
+    }
+  }
+  if (t->diag)
+    for (size_t r = 0; r < t->ni; r++) G[r * ld + r] = 0.0;
+}
+
+/* Sum of V over the valid part of a tile: off-diagonal and diagonal parts
+ * (diagonal only for diag tiles).  Rows in order; within a row a fixed
+ * (build-determined) vector order. */
+static void tile_sum(const tile *t, double *V, double *off, double *dg)
+{
+  const size_t ld = t->nj8;
+  double so = 0.0, sd = 0.0;
+  for (size_t r = 0; r < t->ni; r++) {
+    double *v = V + r * ld;
+    double s = 0.0;
+    if (t->diag) { /* set the diagonal aside: off and diag sums exact */
+      sd += v[r];
+      v[r] = 0.0;
+    }
+#pragma omp simd reduction(+ : s)
+    for (size_t c = 0; c < t->nj; c++) s += v[c];
+    so += s;
+  }
+  *off = so;
+  *dg = sd;
+}
+
+static int nthreads(const pf_pairwise *w)
+{
+  int n = omp_get_max_threads();
+  return n < w->nthreads ? n : w->nthreads;
+}
+
+static int check_sizes(const pf_pairwise *w, size_t n, size_t m,
+                       const double *Y)
+{
+  PF_CHECK(n <= w->max_n && n > 0, PF_EINVAL,
+           "pairwise: %zu points, workspace made for 1..%zu", n, w->max_n);
+  PF_CHECK(!Y || (m <= w->max_m && m > 0), PF_EINVAL,
+           "pairwise: %zu second-set points, workspace made for 1..%zu", m,
+           w->max_m);
+  return 0;
+}
+
+/* Pack X (and Y, S) centered on the mean of X. */
+static void prep(pf_pairwise *w, size_t n, const double *X, size_t m,
+                 const double *Y, const double *S, size_t sn, int nthr)
+{
+  mean_rows(n, w->d, X, w->shift);
+  pack(n, w->d, w->dp, X, w->shift, &w->x, nthr);
+  if (Y) pack(m, w->d, w->dp, Y, w->shift, &w->y, nthr);
+  if (S) pack(sn, w->d, w->dp, S, NULL, &w->s, nthr);
+}
+
+/* Add the per-i-tile partial sums in order. */
+static void sum_parts(const double *part, size_t nt, double out[2])
+{
+  double a = 0.0, b = 0.0;
+  for (size_t i = 0; i < nt; i++) {
+    a += part[2 * i];
+    b += part[2 * i + 1];
+  }
+  out[0] = a;
+  out[1] = b;
+}
+
+/* ---- scalar sums -------------------------------------------------------- */
+
+enum { SUM_KERNEL, SUM_DIST, SUM_STEIN };
+
+static void sum_tile(pf_pairwise *w, const pf_kernel *k, int what,
+                     const tile *t, const packed *X, const packed *Y,
+                     double *buf, double *off, double *dg)
+{
+  const size_t d = w->d, dp = w->dp, ld = t->nj8, n4 = t->ni4 * ld;
+  double *G = buf, *SS = buf + T * T, *SX = buf + 2 * T * T,
+         *XS = buf + 3 * T * T, *F = buf + 4 * T * T, *F1 = buf + 5 * T * T,
+         *F2 = buf + 6 * T * T, *kw = buf + NTILE * T * T;
+  const double *xa = X->p + t->i0 * dp, *yt = Y->t + t->j0;
+  if (what == SUM_DIST) {
+    mk_dot(t->ni4, t->nj8, d, xa, dp, yt, Y->cap, G, ld, 1);
+    if (t->diag)
+      for (size_t r = 0; r < t->ni; r++) G[r * ld + r] = 0.0;
+    pf__vsqrt(n4, G, F);
+    tile_sum(t, F, off, dg);
+    return;
+  }
+  mk_dot(t->ni4, t->nj8, d, xa, dp, yt, Y->cap, G, ld, 0);
+  tile_r2(t, X->nrm, Y->nrm, G);
+  if (what == SUM_KERNEL) {
+    pf_kernel_eval(k, n4, G, F, NULL, NULL, kw);
+    tile_sum(t, F, off, dg);
+    return;
+  }
+  /* Stein: u = f s_i.s_j + 2 f' (s_i.(x_j - x_i) + s_j.(x_i - x_j))
+   *            - 2 d f' - 4 f'' r2. */
+  const packed *S = &w->s;
+  const double *sa = S->p + t->i0 * dp, *st = S->t + t->j0;
+  mk_dot(t->ni4, t->nj8, d, sa, dp, st, S->cap, SS, ld, 0);
+  mk_dot(t->ni4, t->nj8, d, sa, dp, yt, Y->cap, SX, ld, 0);
+  mk_dot(t->ni4, t->nj8, d, xa, dp, st, S->cap, XS, ld, 0);
+  pf_kernel_eval(k, n4, G, F, F1, F2, kw);
+  const double dd = 2.0 * (double)d;
+  const double *sxi = w->sx + t->i0, *sxj = w->sx + t->j0;
+  for (size_t r = 0; r < t->ni4; r++) {
+    const size_t o = r * ld;
+    const double a = sxi[r];
+#pragma omp simd
+    for (size_t c = 0; c < ld; c++) {
+      double f1 = F1[o + c];
+      F[o + c] = F[o + c] * SS[o + c] +
+                 2.0 * f1 * ((SX[o + c] - a) + (XS[o + c] - sxj[c])) -
+                 dd * f1 - 4.0 * F2[o + c] * G[o + c];
+    }
+  }
+  if (t->diag) { /* exact diagonal: u(x, x) = f(0) |s|^2 - 2 d f'(0) */
+    double f0, f10, z = 0.0;
+    pf_kernel_eval(k, 1, &z, &f0, &f10, NULL, kw);
+    for (size_t r = 0; r < t->ni; r++)
+      F[r * ld + r] = f0 * S->nrm[t->i0 + r] - dd * f10;
+  }
+  tile_sum(t, F, off, dg);
+}
+
+static int pair_sum(pf_pairwise *w, const pf_kernel *k, int what, size_t n,
+                    const double *X, size_t m, const double *Y,
+                    const double *S, double out[2])
+{
+  PF_TRY(check_sizes(w, n, m, Y));
+  const int nthr = nthreads(w), self = Y == NULL;
+  prep(w, n, X, m, Y, S, n, nthr);
+  if (S) {
+    /* s_i . x_i (centered), in fixed k order. */
+    for (size_t i = 0; i < round_up(n, 8); i++) {
+      double s = 0.0;
+      for (size_t c = 0; c < w->dp; c++)
+        s += w->s.p[i * w->dp + c] * w->x.p[i * w->dp + c];
+      w->sx[i] = s;
+    }
+  }
+  const packed *PY = self ? &w->x : &w->y;
+  const size_t mm = self ? n : m, nti = (n + T - 1) / T,
+               ntj = (mm + T - 1) / T;
+  double *part = w->part;
+#pragma omp parallel num_threads(nthr)
+  {
+    double *buf = w->tbuf + w->tstride * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static, 1)
+    for (size_t it = 0; it < nti; it++) {
+      double so = 0.0, sd = 0.0;
+      for (size_t jt = self ? it : 0; jt < ntj; jt++) {
+        tile t = tile_at(it, jt, n, mm, self);
+        double o, g;
+        sum_tile(w, k, what, &t, &w->x, PY, buf, &o, &g);
+        so += self && !t.diag ? 2.0 * o : o;
+        sd += g;
+      }
+      part[2 * it] = so;
+      part[2 * it + 1] = sd;
+    }
+  }
+  sum_parts(part, nti, out);
+  return 0;
+}
+
+int pf_pair_kernel_sum(pf_pairwise *w, const pf_kernel *k, size_t n,
+                       const double *X, size_t m, const double *Y,
+                       double out[2])
+{
+  PF_TRY(pair_sum(w, k, SUM_KERNEL, n, X, m, Y, NULL, out));
+  return 0;
+}
+
+int pf_pair_dist_sum(pf_pairwise *w, size_t n, const double *X, size_t m,
+                     const double *Y, double *out)
+{
+  double o[2];
+  PF_TRY(pair_sum(w, NULL, SUM_DIST, n, X, m, Y, NULL, o));
+  *out = o[0];
+  return 0;
+}
+
+int pf_pair_stein_sum(pf_pairwise *w, const pf_kernel *k, size_t n,
+                      const double *X, const double *S, double out[2])
+{
+  PF_CHECK(S, PF_EINVAL, "pf_pair_stein_sum: NULL scores");
+  PF_TRY(pair_sum(w, k, SUM_STEIN, n, X, 0, NULL, S, out));
+  return 0;
+}
+
+/* ---- row accumulations (SVGD, kernel gradients) ------------------------- */
+
+/* out_i = scale (sum_j [f_ij s_j + 2 f'_ij y_j] - (sum_j 2 f'_ij) x_i)
+ * with sign: grad mode uses -(...) (grad_x k = 2 f' (x - y)). */
+static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
+                     const double *X, size_t m, const double *Y,
+                     const double *S, double scale, double *out)
+{
+  PF_TRY(check_sizes(w, n, m, Y));
+  const int nthr = nthreads(w), self = Y == NULL;
+  const size_t mm = self ? n : m;
+  prep(w, n, X, m, Y, S, mm, nthr);
+  const packed *PY = self ? &w->x : &w->y;
+  const size_t d = w->d, dp = w->dp, nti = (n + T - 1) / T,
+               ntj = (mm + T - 1) / T;
+#pragma omp parallel num_threads(nthr)
+  {
+    double *buf = w->tbuf + w->tstride * (size_t)omp_get_thread_num();
+    double *G = buf, *F = buf + 4 * T * T, *F1 = buf + 5 * T * T,
+           *kw = buf + NTILE * T * T, *acc = kw + PF_KERNEL_WORK * T * T,
+           *s1 = acc + T * dp;
+#pragma omp for schedule(static)
+    for (size_t it = 0; it < nti; it++) {
+      memset(acc, 0, T * dp * sizeof(double));
+      memset(s1, 0, T * sizeof(double));
+      size_t ni = 0, i0 = it * T;
+      for (size_t jt = 0; jt < ntj; jt++) {
+        tile t = tile_at(it, jt, n, mm, self);
+        const size_t ld = t.nj8, n4 = t.ni4 * ld;
+        ni = t.ni;
+        mk_dot(t.ni4, t.nj8, d, w->x.p + t.i0 * dp, dp, PY->t + t.j0, PY->cap,
+               G, ld, 0);
+        tile_r2(&t, w->x.nrm, PY->nrm, G);
+        pf_kernel_eval(k, n4, G, F, F1, NULL, kw);
+        for (size_t r = 0; r < t.ni4; r++) {
+          double *f1 = F1 + r * ld, s = 0.0;
+          /* padded columns have zero B rows but must not enter s1 */
+#pragma omp simd reduction(+ : s)
+          for (size_t c = 0; c < ld; c++) {
+            f1[c] *= 2.0;
+            s += c < t.nj ? f1[c] : 0.0;
+          }
+          s1[r] += s;
+        }
+        /* acc += [F | 2F'] [S_J ; Y_J] */
+        mk_gemm_acc(t.ni4, t.nj8, dp, F1, PY->p + t.j0 * dp, S ? F : NULL,
+                    S ? w->s.p + t.j0 * dp : NULL, ld, dp, acc, dp);
+      }
+      for (size_t r = 0; r < ni; r++) {
+        const double *xr = w->x.p + (i0 + r) * dp;
+        double *o = out + (i0 + r) * d;
+        for (size_t c = 0; c < d; c++)
+          o[c] = scale * (acc[r * dp + c] - s1[r] * xr[c]);
+      }
+    }
+  }
+  return 0;
+}
+
+int pf_pair_svgd(pf_pairwise *w, const pf_kernel *k, size_t n,
+                 const double *X, size_t m, const double *Y,
+                 const double *S, double *phi)
+{
+  const size_t mm = Y ? m : n;
+  PF_TRY(pair_rows(w, k, n, X, m, Y, S, 1.0 / (double)(mm ? mm : 1), phi));
+  return 0;
+}
+
+int pf_pair_kgrad(pf_pairwise *w, const pf_kernel *k, size_t n,
+                  const double *X, size_t m, const double *Y, double *G)
+{
+  /* grad_x k(x, y) = 2 f' (x - y) = -(2 f' (y - x)). */
+  PF_TRY(pair_rows(w, k, n, X, m, Y, NULL, -1.0, G));
+  return 0;
+}

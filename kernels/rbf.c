@@ -1,0 +1,40 @@
+/* `rbf`: Gaussian profile phi(t) = exp(-t), k(x, y) = exp(-|x-y|^2 / h).
+ * (The exp(-r2 / (2 l^2)) convention is h = 2 l^2.) */
+#include <stddef.h>
+
+#include "pflow/config.h"
+#include "pflow/kernel.h"
+#include "pflow/vmath.h"
+
+static void rbf_profile(const void *ctx, size_t n, const double *r2,
+                        double ih, double *f, double *f1, double *f2)
+{
+  (void)ctx;
+  const double m = -ih, ih2 = ih * ih;
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) f[i] = m * r2[i];
+  pf_vm_exp(n, f, f);
+  if (f1 && f2)
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+      f1[i] = m * f[i];
+      f2[i] = ih2 * f[i];
+    }
+  else if (f1)
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) f1[i] = m * f[i];
+  else if (f2)
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) f2[i] = ih2 * f[i];
+}
+
+static const pf_param rbf_params[] = {
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+const pf_kernel_ops pf_kernel_rbf = {
+    .base = {"rbf", "Gaussian kernel exp(-|x-y|^2 / h)", rbf_params},
+    .example = "{name: rbf, bandwidth: median}",
+    .create = NULL,
+    .destroy = NULL,
+    .profile = rbf_profile,
+};
