@@ -1,0 +1,462 @@
+/* The Langevin engine (see langevin.h).  Chains are rows; each row draws
+ * its noise and its acceptance uniform from its own stream and all per-row
+ * work is independent, so the bits do not depend on the thread count.  The
+ * only cross-chain quantities (mean acceptance for step-size adaptation,
+ * the adapted metric) are summed in chain order. */
+#include "langevin.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pflow/error.h"
+#include "pflow/sampler.h"
+
+const char *const pf__lgv_info[PF__LGV_N_INFO] = {
+    "step_size", "acceptance_rate", "diverging",
+    "boundary_events", "fallbacks", "backoffs"};
+
+typedef struct lgv {
+  pf_target *t;
+  const pf_domain *dom;
+  pf__lgv_opts o;
+  size_t n, d;
+  double h, target_accept;
+  long long warmup;
+  int adapt_h;
+  pf_nonfinite_policy policy;
+  long long max_backoff;
+  double backoffs;
+  double *M, *L;         /* metric and its lower Cholesky factor (d x d) */
+  double *E;             /* dual mode: eta positions (n x d) */
+  double *MG, *MGy;      /* M grad at the current and proposed rows */
+  double *Y, *Ylogp, *Ygrad, *YX, *V;
+  double *acc, *zz;      /* per chain: acceptance probability, |z|^2 */
+  unsigned char *outside; /* per chain: proposal left the domain */
+  double *events, *fallbk; /* per chain: boundary events, fallbacks */
+  int nthr;
+  size_t wlen;
+  double *work;          /* nthr x wlen domain scratch */
+} lgv;
+
+void pf__lgv_destroy(void *state)
+{
+  lgv *s = state;
+  if (!s) return;
+  free(s->M);
+  free(s->L);
+  free(s->E);
+  free(s->MG);
+  free(s->MGy);
+  free(s->Y);
+  free(s->Ylogp);
+  free(s->Ygrad);
+  free(s->YX);
+  free(s->V);
+  free(s->acc);
+  free(s->zz);
+  free(s->outside);
+  free(s->events);
+  free(s->fallbk);
+  free(s->work);
+  free(s);
+}
+
+/* L = chol(M) in place of s->L; 0 or the LAPACK info. */
+static int factor_metric(lgv *s)
+{
+  const size_t d = s->d;
+  memcpy(s->L, s->M, d * d * sizeof(double));
+  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, s->L,
+                                   (lapack_int)d);
+  if (info != 0) return (int)info;
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = i + 1; j < d; j++) s->L[i * d + j] = 0.0;
+  return 0;
+}
+
+static int read_metric(const pf_node *cfg, lgv *s)
+{
+  const size_t d = s->d;
+  int has_m = pf_cfg_has(cfg, "metric"), has_d = pf_cfg_has(cfg, "metric_diag");
+  if (has_m && has_d)
+    PF_CFG_RAISE(cfg, "metric_diag", PF_ECONFIG,
+                 "give either metric or metric_diag, not both");
+  if (!has_m && !has_d)
+    PF_CFG_RAISE(cfg, "metric", PF_ECONFIG,
+                 "needs a metric (d x d SPD matrix), a metric_diag, or "
+                 "adapt_metric: true");
+  const char *key = has_m ? "metric" : "metric_diag";
+  if (has_m) {
+    double *m;
+    size_t r, c;
+    PF_TRY(pf_cfg_matrix(cfg, "metric", &m, &r, &c));
+    if (r != d || c != d) {
+      free(m);
+      PF_CFG_RAISE(cfg, "metric", PF_ECONFIG,
+                   "expected a %zu x %zu matrix (the target's dimension), "
+                   "found %zu x %zu", d, d, r, c);
+    }
+    memcpy(s->M, m, d * d * sizeof(double));
+    free(m);
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < i; j++)
+        if (fabs(s->M[i * d + j] - s->M[j * d + i]) >
+            1e-12 * (fabs(s->M[i * d + j]) + fabs(s->M[j * d + i])))
+          PF_CFG_RAISE(cfg, "metric", PF_ECONFIG,
+                       "not symmetric at [%zu][%zu]", i, j);
+  } else {
+    double *v;
+    size_t m;
+    PF_TRY(pf_cfg_reals(cfg, "metric_diag", &v, &m));
+    if (m != d && m != 1) {
+      free(v);
+      PF_CFG_RAISE(cfg, "metric_diag", PF_ECONFIG,
+                   "expected %zu entries (or one for all), found %zu", d, m);
+    }
+    for (size_t i = 0; i < d; i++) s->M[i * d + i] = v[m == 1 ? 0 : i];
+    free(v);
+  }
+  int info = factor_metric(s);
+  if (info != 0)
+    PF_CFG_RAISE(cfg, key, PF_ECONFIG,
+                 "not positive definite (Cholesky failed at column %d)", info);
+  return 0;
+}
+
+int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
+                   const pf__lgv_opts *opts, void **state)
+{
+  int rc = 0;
+  long long n_iter = 0;
+  lgv *s = calloc(1, sizeof *s);
+  PF_CHECK(s, PF_ENOMEM, "allocating a Langevin sampler");
+  s->t = t;
+  s->dom = pf_target_domain(t);
+  s->o = *opts;
+  s->n = n;
+  s->d = d;
+  s->target_accept = 0.574;
+  s->adapt_h = opts->adjust;
+  s->warmup = -1;
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "step_size", &s->h), fail);
+  PF_TRY_GOTO(rc, pf_sampler_policy(cfg, &s->policy), fail);
+  PF_TRY_GOTO(rc, pf_cfg_int(cfg, "max_backoff", &s->max_backoff), fail);
+  PF_TRY_GOTO(rc, pf_cfg_int(cfg, "n_iter", &n_iter), fail);
+  if (pf_cfg_has(cfg, "warmup"))
+    PF_TRY_GOTO(rc, pf_cfg_int(cfg, "warmup", &s->warmup), fail);
+  if (s->warmup < 0) s->warmup = n_iter / 2;
+  if (opts->adjust && pf_cfg_has(cfg, "target_accept"))
+    PF_TRY_GOTO(rc, pf_cfg_real(cfg, "target_accept", &s->target_accept),
+                fail);
+  if (opts->adjust && pf_cfg_has(cfg, "adapt_step_size"))
+    PF_TRY_GOTO(rc, pf_cfg_bool(cfg, "adapt_step_size", &s->adapt_h), fail);
+  if (opts->dual && !pf_domain_mirror(s->dom)) {
+    rc = pf__config_raise(cfg, "name", PF_ECONFIG, __FILE__, __LINE__,
+                          "needs a target whose domain has a mirror map; "
+                          "domain '%s' has none", pf_domain_name(s->dom));
+    goto fail;
+  }
+  const size_t nd = n * d;
+  s->Y = pf_alloc_doubles(nd);
+  s->Ygrad = pf_alloc_doubles(nd);
+  s->V = pf_alloc_doubles(nd);
+  s->Ylogp = pf_alloc_doubles(n);
+  s->acc = pf_alloc_doubles(n);
+  s->zz = pf_alloc_doubles(n);
+  s->events = pf_alloc_doubles(n);
+  s->fallbk = pf_alloc_doubles(n);
+  s->outside = calloc(n, 1);
+  PF_CHECK_GOTO(rc, s->Y && s->Ygrad && s->V && s->Ylogp && s->acc && s->zz &&
+                        s->events && s->fallbk && s->outside,
+                PF_ENOMEM, fail, "allocating Langevin buffers (n = %zu, "
+                "d = %zu)", n, d);
+  if (opts->dual) {
+    s->E = pf_alloc_doubles(nd);
+    s->YX = pf_alloc_doubles(nd);
+    PF_CHECK_GOTO(rc, s->E && s->YX, PF_ENOMEM, fail,
+                  "allocating dual-coordinate buffers");
+  }
+  if (opts->metric != PF__LGV_IDENTITY) {
+    s->M = pf_alloc_doubles(d * d);
+    s->L = pf_alloc_doubles(d * d);
+    s->MG = pf_alloc_doubles(nd);
+    s->MGy = pf_alloc_doubles(nd);
+    PF_CHECK_GOTO(rc, s->M && s->L && s->MG && s->MGy, PF_ENOMEM, fail,
+                  "allocating the metric");
+    if (opts->metric == PF__LGV_GIVEN) {
+      PF_TRY_GOTO(rc, read_metric(cfg, s), fail);
+    } else {
+      for (size_t i = 0; i < d; i++) s->M[i * d + i] = s->L[i * d + i] = 1.0;
+    }
+  }
+  s->nthr = omp_get_max_threads();
+  s->wlen = pf_domain_work_len(s->dom) + 1;
+  s->work = pf_alloc_doubles((size_t)s->nthr * s->wlen);
+  PF_CHECK_GOTO(rc, s->work, PF_ENOMEM, fail, "allocating domain scratch");
+  *state = s;
+  return 0;
+fail:
+  pf__lgv_destroy(s);
+  return rc;
+}
+
+/* MG = G M for all rows (M symmetric): one GEMM. */
+static void apply_metric(const lgv *s, const double *G, double *MG)
+{
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->n, (int)s->d,
+              (int)s->d, 1.0, G, (int)s->d, s->M, (int)s->d, 0.0, MG,
+              (int)s->d);
+}
+
+static double *positions(const lgv *s, pf_particles *p)
+{
+  return s->o.dual ? s->E : p->x;
+}
+
+int pf__lgv_init(void *state, pf_particles *p)
+{
+  lgv *s = state;
+  const size_t n = s->n, d = s->d;
+  if (s->o.dual) {
+    const pf_mirror_ops *m = pf_domain_mirror(s->dom);
+    const void *mc = pf_domain_ctx(s->dom);
+    int rc = 0;
+#pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : rc)
+    for (size_t i = 0; i < n; i++) {
+      double *w = s->work + (size_t)omp_get_thread_num() * s->wlen;
+      int r = m->grad_psi(mc, p->x + i * d, s->E + i * d, w);
+      if (r < rc) rc = r;
+    }
+    PF_TRY(rc);
+    PF_TRY(pf_target_logp_grad_dual(s->t, n, s->E, p->x, p->logp, p->grad));
+    size_t bad = pf_particles_find_nonfinite(p);
+    PF_CHECK(bad == n, PF_ENONFINITE,
+             "initial particle %zu has a non-finite dual log density or "
+             "score", bad);
+  }
+  if (s->MG) apply_metric(s, p->grad, s->MG);
+  return 0;
+}
+
+/* M = regularized covariance of the chains' current positions (Stan's
+ * shrinkage toward 1e-3 I with weight 5 / (n + 5)); kept unchanged when
+ * the estimate is not positive definite. */
+static void adapt_metric(lgv *s, pf_particles *p)
+{
+  const size_t n = s->n, d = s->d;
+  const double *X = positions(s, p);
+  /* Scratch from the proposal buffers (n x d each, so n >= d is needed for
+   * a d x d matrix; with fewer chains the estimate is singular anyway). */
+  if (n < 2 || n < d) return;
+  double *mu = s->Y, *C = s->V, *Mold = s->Ygrad;
+  memset(mu, 0, d * sizeof(double));
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < d; k++) mu[k] += X[i * d + k];
+  for (size_t k = 0; k < d; k++) mu[k] /= (double)n;
+  memset(C, 0, d * d * sizeof(double));
+  for (size_t i = 0; i < n; i++)
+    for (size_t a = 0; a < d; a++) {
+      double xa = X[i * d + a] - mu[a];
+      for (size_t b = 0; b <= a; b++) C[a * d + b] += xa * (X[i * d + b] - mu[b]);
+    }
+  const double w = (double)n / ((double)n + 5.0);
+  const double r = 1e-3 * 5.0 / ((double)n + 5.0);
+  memcpy(Mold, s->M, d * d * sizeof(double));
+  for (size_t a = 0; a < d; a++)
+    for (size_t b = 0; b <= a; b++) {
+      double c = w * C[a * d + b] / (double)(n - 1) + (a == b ? r : 0.0);
+      s->M[a * d + b] = s->M[b * d + a] = c;
+    }
+  if (factor_metric(s) != 0) {
+    memcpy(s->M, Mold, d * d * sizeof(double));
+    factor_metric(s);
+  }
+  apply_metric(s, p->grad, s->MG);
+}
+
+/* Propose y for chain i (noise, drift, boundary rule) into s->Y. */
+static void propose(lgv *s, size_t i, const double *x, const double *drift,
+                    pf_rng *rng, double h, double *w)
+{
+  const size_t d = s->d;
+  const double sd = sqrt(2.0 * h);
+  double *v = s->V + i * d, *y = s->Y + i * d, zz = 0.0;
+  pf_rng_normal(rng, d, v);
+  for (size_t k = 0; k < d; k++) zz += v[k] * v[k];
+  s->zz[i] = zz;
+  if (s->L) /* v <- L v in place, bottom row first */
+    for (size_t k = d; k-- > 0;) {
+      const double *Lk = s->L + k * d;
+      double acc = 0.0;
+      for (size_t j = 0; j <= k; j++) acc += Lk[j] * v[j];
+      v[k] = acc;
+    }
+  for (size_t k = 0; k < d; k++) v[k] = h * drift[k] + sd * v[k];
+  memcpy(y, x, d * sizeof(double));
+  s->outside[i] = 0;
+  s->events[i] = 0.0;
+  s->fallbk[i] = 0.0;
+  const pf_domain *dom = s->dom;
+  switch (s->o.boundary) {
+  case PF__LGV_REFLECT: {
+    pf_reflect_info ri = {0, 0};
+    if (pf_domain_reflect(dom, y, v, w, &ri) < 0) ri.fallback = 1;
+    s->events[i] = ri.bounces;
+    s->fallbk[i] = ri.fallback;
+    return;
+  }
+  case PF__LGV_PROJECT:
+    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    if (!pf_domain_contains(dom, y, 0.0)) {
+      s->events[i] = 1.0;
+      if (pf_domain_project(dom, y, w) < 0) s->fallbk[i] = 1.0;
+    }
+    return;
+  case PF__LGV_SYMMETRIZE: {
+    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    if (pf_domain_contains(dom, y, 0.0)) return;
+    double *py = s->Ygrad + i * d; /* overwritten by the evaluation */
+    memcpy(py, y, d * sizeof(double));
+    s->events[i] = 1.0;
+    if (pf_domain_project(dom, py, w) < 0) s->fallbk[i] = 1.0;
+    for (size_t k = 0; k < d; k++) y[k] = 2.0 * py[k] - y[k];
+    if (!pf_domain_contains(dom, y, PF_DOMAIN_TOL)) {
+      memcpy(y, py, d * sizeof(double));
+      s->fallbk[i] = 1.0;
+    }
+    return;
+  }
+  case PF__LGV_REJECT:
+  case PF__LGV_NONE:
+    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    /* Adjusted chains and the reject rule never leave the support: a
+     * proposal outside is rejected (and evaluated at x, harmlessly). */
+    if ((s->o.boundary == PF__LGV_REJECT || s->o.adjust) && !s->o.dual &&
+        !pf_domain_is_free(dom) && !pf_domain_contains(dom, y, 0.0)) {
+      s->outside[i] = 1;
+      s->events[i] = 1.0;
+      memcpy(y, x, d * sizeof(double));
+    }
+    return;
+  }
+}
+
+static int row_finite(const double *v, size_t d)
+{
+  for (size_t k = 0; k < d; k++)
+    if (!isfinite(v[k])) return 0;
+  return 1;
+}
+
+/* log q(x | y) + 1/2 |z|^2 ... the MH log ratio for chain i. */
+static double log_ratio(const lgv *s, size_t i, const double *x, double lpx,
+                        double h)
+{
+  const size_t d = s->d;
+  const double *y = s->Y + i * d;
+  const double *dy = s->MGy ? s->MGy + i * d : s->Ygrad + i * d;
+  double *r = s->V + i * d; /* the step is no longer needed */
+  for (size_t k = 0; k < d; k++) r[k] = x[k] - y[k] - h * dy[k];
+  if (s->L) /* r <- L^-1 r by forward substitution */
+    for (size_t k = 0; k < d; k++) {
+      const double *Lk = s->L + k * d;
+      double acc = r[k];
+      for (size_t j = 0; j < k; j++) acc -= Lk[j] * r[j];
+      r[k] = acc / Lk[k];
+    }
+  double rr = 0.0;
+  for (size_t k = 0; k < d; k++) rr += r[k] * r[k];
+  /* forward: (y - x - h M g_x) = sqrt(2h) L z, so its M^-1 norm over 4h is
+   * |z|^2 / 2 */
+  return s->Ylogp[i] - lpx - rr / (4.0 * h) + 0.5 * s->zz[i];
+}
+
+int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
+{
+  lgv *s = state;
+  const size_t n = s->n, d = s->d;
+  const int warm = iter <= s->warmup;
+  if (s->o.metric == PF__LGV_ADAPT && s->warmup >= 2 &&
+      iter == s->warmup / 2 + 1)
+    adapt_metric(s, p);
+  double *X = positions(s, p);
+  double h = s->h, diverging = 0.0;
+  for (long long tries = 0;; tries++) {
+    h = s->h;
+    const double *drift = s->MG ? s->MG : p->grad;
+#pragma omp parallel for schedule(static) num_threads(s->nthr)
+    for (size_t i = 0; i < n; i++)
+      propose(s, i, X + i * d, drift + i * d, &p->rng[i], h,
+              s->work + (size_t)omp_get_thread_num() * s->wlen);
+    if (s->o.dual)
+      PF_TRY(pf_target_logp_grad_dual(s->t, n, s->Y, s->YX, s->Ylogp,
+                                      s->Ygrad));
+    else
+      PF_TRY(pf_target_logp_grad(s->t, n, s->Y, s->Ylogp, s->Ygrad));
+    if (s->MGy) apply_metric(s, s->Ygrad, s->MGy);
+    size_t bad = n;
+    for (size_t i = 0; i < n; i++) {
+      int fin = isfinite(s->Ylogp[i]) && row_finite(s->Ygrad + i * d, d) &&
+                row_finite(s->Y + i * d, d);
+      if (s->outside[i]) {
+        s->acc[i] = 0.0;
+      } else if (!fin) {
+        s->acc[i] = 0.0;
+        if (s->o.adjust) diverging += 1.0;
+        else if (bad == n) bad = i;
+      } else {
+        s->acc[i] = 1.0;
+      }
+    }
+    if (bad == n) break;
+    if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
+      PF_RAISE(PF_ENONFINITE,
+               "iteration %ld: chain %zu reached a non-finite position, log "
+               "density or score with step size %g%s", iter, bad, h,
+               s->policy == PF_NONFINITE_ABORT
+                   ? " (on_nonfinite: abort; the last good state is kept)"
+                   : " after the maximum number of step-size halvings");
+    s->h *= 0.5;
+    s->backoffs += 1.0;
+  }
+  /* Metropolis-Hastings test and the accepted rows' copy. */
+#pragma omp parallel for schedule(static) num_threads(s->nthr)
+  for (size_t i = 0; i < n; i++) {
+    double *x = X + i * d;
+    if (s->o.adjust && s->acc[i] > 0.0) {
+      double lr = log_ratio(s, i, x, p->logp[i], h);
+      s->acc[i] = lr >= 0.0 ? 1.0 : exp(lr);
+      double u = pf_rng_uniform(&p->rng[i]);
+      if (!(u < s->acc[i])) continue;
+    } else if (s->acc[i] == 0.0) {
+      continue;
+    }
+    memcpy(x, s->Y + i * d, d * sizeof(double));
+    memcpy(p->grad + i * d, s->Ygrad + i * d, d * sizeof(double));
+    p->logp[i] = s->Ylogp[i];
+    if (s->o.dual) memcpy(p->x + i * d, s->YX + i * d, d * sizeof(double));
+    if (s->MG) memcpy(s->MG + i * d, s->MGy + i * d, d * sizeof(double));
+  }
+  double acc = 0.0, ev = 0.0, fb = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    acc += s->acc[i];
+    ev += s->events[i];
+    fb += s->fallbk[i];
+  }
+  acc /= (double)n;
+  /* Robbins-Monro on log h toward the target acceptance, warm-up only;
+   * the mean over n chains makes the signal smooth. */
+  if (s->o.adjust && s->adapt_h && warm)
+    s->h *= exp((acc - s->target_accept) * pow((double)iter, -0.6));
+  info[0] = h;
+  info[1] = acc;
+  info[2] = diverging;
+  info[3] = ev / (double)n;
+  info[4] = fb;
+  info[5] = s->backoffs;
+  return 0;
+}
