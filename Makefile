@@ -95,7 +95,8 @@ $(BUILD)/bench/bench_pairwise: bench/bench_pairwise.c $(BUILD)/libpflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
 
-bench: deps
+bench:
+	@sh scripts/deps.sh bench
 	$(MAKE) all $(BUILD)/bench/bench_core $(BUILD)/bench/bench_pairwise
 	BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) sh bench/run
 

@@ -4,10 +4,14 @@
 # something must be installed.
 set -eu
 
+# `deps.sh bench` also installs what `make bench` compares against (PyTorch
+# for the reference implementations); `make test` does not need it.
+
 PKGS="build-essential g++ pkg-config libsleef-dev libhdf5-dev hdf5-tools
 libyaml-dev libopenblas-dev liblapacke-dev libpcg-cpp-dev python3
 python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-scipy
 python3-sklearn python3-matplotlib"
+if [ "${1:-}" = "bench" ]; then PKGS="$PKGS python3-torch"; fi
 
 missing=""
 for p in $PKGS; do
