@@ -35,7 +35,7 @@ TEST_SRC = $(wildcard tests/*.c)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 DEPS = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all deps test quickstart bench clean
+.PHONY: all deps test check-long quickstart bench clean
 
 all: $(BUILD)/pflow $(BUILD)/libpflow.a
 
@@ -80,6 +80,13 @@ test: deps
 	PFLOW=$(BUILD)/pflow PF_BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) \
 	  OMP_WAIT_POLICY=passive \
 	  $(BUILD)/tests/runner $(TESTS)
+
+# Long reproductions of published experiments (tests/long/*.sh); LONG=name
+# selects some.
+check-long: deps
+	$(MAKE) all
+	BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) OMP_WAIT_POLICY=passive \
+	  sh tests/long/run $(LONG)
 
 quickstart: deps
 	$(MAKE) all
