@@ -77,6 +77,21 @@ static int config_errors_leave_output_untouched(void)
        "step_size: -1}\n", "sampler.step_size"},
       {"target: {name: gaussian, mean: [0]}\nsampler: {name: ula}\n"
        "diagnostics: {metrics: [moment]}\n", "did you mean 'moments'"},
+      /* Shape and value errors only the target or domain can see are
+       * config errors too, found before the output is touched. */
+      {"target: {name: dirichlet, alpha: [1, -2, 3]}\nsampler: {name: ula}\n",
+       "target.alpha"},
+      {"target: {name: gaussian, mean: [0, 0], cov: [[1, 2], [2, 1]]}\n"
+       "sampler: {name: ula}\n", "target.cov"},
+      {"target: {name: gaussian, mean: [0, 0, 0], cov: [[1, 0], [0, 1]]}\n"
+       "sampler: {name: ula}\n", "target.cov"},
+      {"target: {name: uniform, domain: {name: polytope, A: [[1], [-1]], "
+       "b: [0, -1]}}\nsampler: {name: ula}\n", "target.domain.b"},
+      {"target: {name: uniform, domain: {name: polytope, A: [[1, 0], [0, 1]], "
+       "b: [1, 1, 1]}}\nsampler: {name: ula}\n", "target.domain.b"},
+      {"target: {name: truncated_gaussian, mean: [0, 0], domain: {name: box, "
+       "lower: [0, 0, 0], upper: 1}}\nsampler: {name: ula}\n",
+       "target.domain"},
   };
   PF_T_ASSERT(pf_test_sh("echo 'precious bytes' > %s/keep.h5 && "
                          "sha256sum %s/keep.h5 > %s/keep.sum", T, T, T) == 0,
