@@ -9,6 +9,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <omp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ typedef struct lgv {
   size_t n, d;
   double h, target_accept;
   long long warmup;
+  double dt, t_end, sigma, sig_min, sig_max, beta_min, beta_max;
   int adapt_h;
   pf_nonfinite_policy policy;
   long long max_backoff;
@@ -154,6 +156,25 @@ int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                 fail);
   if (opts->adjust && pf_cfg_has(cfg, "adapt_step_size"))
     PF_TRY_GOTO(rc, pf_cfg_bool(cfg, "adapt_step_size", &s->adapt_h), fail);
+  if (opts->schedule != PF__LGV_FIXED) {
+    static const struct {
+      const char *key;
+      size_t off;
+      double def;
+    } keys[] = {{"t_end", offsetof(lgv, t_end), 1.0},
+                {"sigma", offsetof(lgv, sigma), 1.4142135623730951},
+                {"sigma_min", offsetof(lgv, sig_min), 0.01},
+                {"sigma_max", offsetof(lgv, sig_max), 10.0},
+                {"beta_min", offsetof(lgv, beta_min), 0.1},
+                {"beta_max", offsetof(lgv, beta_max), 20.0}};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+      double *v = (double *)((char *)s + keys[k].off);
+      *v = keys[k].def;
+      if (pf_cfg_has(cfg, keys[k].key))
+        PF_TRY_GOTO(rc, pf_cfg_real(cfg, keys[k].key, v), fail);
+    }
+    s->dt = n_iter > 0 ? s->t_end / (double)n_iter : 0.0;
+  }
   if (opts->dual && !pf_domain_mirror(s->dom)) {
     rc = pf__config_raise(cfg, "name", PF_ECONFIG, __FILE__, __LINE__,
                           "needs a target whose domain has a mirror map; "
@@ -295,7 +316,17 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
       for (size_t j = 0; j <= k; j++) acc += Lk[j] * v[j];
       v[k] = acc;
     }
-  for (size_t k = 0; k < d; k++) v[k] = h * drift[k] + sd * v[k];
+  switch (s->o.drift) {
+  case PF__LGV_SCORE:
+    for (size_t k = 0; k < d; k++) v[k] = h * drift[k] + sd * v[k];
+    break;
+  case PF__LGV_OU:
+    for (size_t k = 0; k < d; k++) v[k] = -h * x[k] + sd * v[k];
+    break;
+  case PF__LGV_ZERO:
+    for (size_t k = 0; k < d; k++) v[k] = sd * v[k];
+    break;
+  }
   memcpy(y, x, d * sizeof(double));
   s->outside[i] = 0;
   s->events[i] = 0.0;
@@ -383,6 +414,18 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
   if (s->o.metric == PF__LGV_ADAPT && s->warmup >= 2 &&
       iter == s->warmup / 2 + 1)
     adapt_metric(s, p);
+  if (s->o.schedule != PF__LGV_FIXED) {
+    /* g(t)^2 at the left end of the step */
+    const double t = (double)(iter - 1) * s->dt, u = t / s->t_end;
+    double g2 = s->sigma * s->sigma;
+    if (s->o.schedule == PF__LGV_VE) {
+      double sg = s->sig_min * pow(s->sig_max / s->sig_min, u);
+      g2 = 2.0 * sg * sg * log(s->sig_max / s->sig_min) / s->t_end;
+    } else if (s->o.schedule == PF__LGV_VP) {
+      g2 = s->beta_min + u * (s->beta_max - s->beta_min);
+    }
+    s->h = 0.5 * g2 * s->dt;
+  }
   double *X = positions(s, p);
   double h = s->h, diverging = 0.0;
   for (long long tries = 0;; tries++) {

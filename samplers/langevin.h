@@ -30,11 +30,38 @@ typedef enum pf__lgv_metric {
   PF__LGV_ADAPT     /* M = regularized chain covariance at warmup / 2 */
 } pf__lgv_metric;
 
+/* What the step's drift is, in units where the Langevin step is
+ * y = x + h drift + sqrt(2h) z: `score` (grad log p: p invariant), `ou`
+ * (-x: N(0, I) invariant), `zero`. */
+typedef enum pf__lgv_drift {
+  PF__LGV_SCORE,
+  PF__LGV_OU,
+  PF__LGV_ZERO
+} pf__lgv_drift;
+
+/* A time-dependent diffusion for dX = b(X, t) dt + g(t) dW on [0, t_end]
+ * in n_iter Euler steps (dt = t_end / n_iter), mapped onto the engine's step
+ * with h = g(t)^2 dt / 2 and b = (g^2 / 2) drift:
+ *   constant  g = sigma
+ *   ve        sigma(t) = sigma_min (sigma_max / sigma_min)^(t / t_end),
+ *             g^2 = d sigma^2 / dt   (variance exploding, Song et al. 2021)
+ *   vp        g^2 = beta(t) = beta_min + (t / t_end)(beta_max - beta_min)
+ *             (variance preserving with drift ou)
+ * PF__LGV_FIXED keeps h = step_size (the Langevin samplers). */
+typedef enum pf__lgv_schedule {
+  PF__LGV_FIXED,
+  PF__LGV_CONSTANT,
+  PF__LGV_VE,
+  PF__LGV_VP
+} pf__lgv_schedule;
+
 typedef struct pf__lgv_opts {
   int adjust; /* Metropolis-Hastings correction */
   int dual;   /* move in mirror coordinates */
   pf__lgv_boundary boundary;
   pf__lgv_metric metric;
+  pf__lgv_drift drift;
+  pf__lgv_schedule schedule;
 } pf__lgv_opts;
 
 /* Output columns of every Langevin sampler, in order. */
@@ -42,8 +69,10 @@ extern const char *const pf__lgv_info[];
 #define PF__LGV_N_INFO 6
 
 /* Reads step_size, warmup, target_accept, metric / metric_diag (when
- * opts->metric is GIVEN) and the common on_nonfinite / max_backoff from the
- * sampler section; keys a sampler's spec lacks take their defaults. */
+ * opts->metric is GIVEN), the schedule's keys (sigma, sigma_min,
+ * sigma_max, beta_min, beta_max, t_end) and the common on_nonfinite /
+ * max_backoff from the sampler section; keys a sampler's spec lacks take
+ * their defaults. */
 int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                    const pf__lgv_opts *opts, void **state);
 void pf__lgv_destroy(void *state);

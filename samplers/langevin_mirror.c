@@ -14,7 +14,7 @@ static int ml_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
 {
   int adjust = 0;
   PF_TRY(pf_cfg_bool(cfg, "adjust", &adjust));
-  pf__lgv_opts o = {adjust, 1, PF__LGV_NONE, PF__LGV_IDENTITY};
+  pf__lgv_opts o = {.adjust = adjust, .dual = 1};
   return pf__lgv_create(cfg, t, n, d, &o, state);
 }
 

@@ -7,7 +7,7 @@
 static int pl_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                      void **state)
 {
-  static const pf__lgv_opts o = {0, 0, PF__LGV_PROJECT, PF__LGV_IDENTITY};
+  static const pf__lgv_opts o = {.boundary = PF__LGV_PROJECT};
   return pf__lgv_create(cfg, t, n, d, &o, state);
 }
 

@@ -14,7 +14,7 @@ static int rl_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                      void **state)
 {
   const char *rule = pf_cfg_str(cfg, "rule");
-  pf__lgv_opts o = {0, 0, PF__LGV_REFLECT, PF__LGV_IDENTITY};
+  pf__lgv_opts o = {.boundary = PF__LGV_REFLECT};
   if (strcmp(rule, "symmetrize") == 0) o.boundary = PF__LGV_SYMMETRIZE;
   if (strcmp(rule, "reject") == 0) o.boundary = PF__LGV_REJECT;
   return pf__lgv_create(cfg, t, n, d, &o, state);

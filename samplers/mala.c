@@ -10,7 +10,7 @@
 static int mala_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                        void **state)
 {
-  static const pf__lgv_opts o = {1, 0, PF__LGV_NONE, PF__LGV_IDENTITY};
+  static const pf__lgv_opts o = {.adjust = 1};
   return pf__lgv_create(cfg, t, n, d, &o, state);
 }
 

@@ -15,8 +15,8 @@ static int pre_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
 {
   int adapt = 0;
   PF_TRY(pf_cfg_bool(cfg, "adapt_metric", &adapt));
-  pf__lgv_opts o = {strcmp(pf_cfg_str(cfg, "method"), "mala") == 0, 0,
-                    PF__LGV_NONE, adapt ? PF__LGV_ADAPT : PF__LGV_GIVEN};
+  pf__lgv_opts o = {.adjust = strcmp(pf_cfg_str(cfg, "method"), "mala") == 0,
+                    .metric = adapt ? PF__LGV_ADAPT : PF__LGV_GIVEN};
   return pf__lgv_create(cfg, t, n, d, &o, state);
 }
 

@@ -8,6 +8,7 @@ extern const pf_sampler_ops pf_sampler_preconditioned;
 extern const pf_sampler_ops pf_sampler_projected_langevin;
 extern const pf_sampler_ops pf_sampler_reflected_langevin;
 extern const pf_sampler_ops pf_sampler_mirror_langevin;
+extern const pf_sampler_ops pf_sampler_reflected_sde;
 
 static const pf_plugin *const items[] = {
     &pf_sampler_ula.base,
@@ -16,6 +17,7 @@ static const pf_plugin *const items[] = {
     &pf_sampler_projected_langevin.base,
     &pf_sampler_reflected_langevin.base,
     &pf_sampler_mirror_langevin.base,
+    &pf_sampler_reflected_sde.base,
 };
 
 const pf_registry pf_samplers = {"sampler", "samplers", items,

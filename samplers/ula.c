@@ -8,7 +8,7 @@
 static int ula_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
                       void **state)
 {
-  static const pf__lgv_opts o = {0, 0, PF__LGV_NONE, PF__LGV_IDENTITY};
+  static const pf__lgv_opts o = {.adjust = 0};
   return pf__lgv_create(cfg, t, n, d, &o, state);
 }
 

@@ -400,7 +400,58 @@ static int mirror_dirichlet(void)
                        30, m, v, 1e-3);
 }
 
+/* reflected_sde against the exact moments of its own Euler-Maruyama
+ * recursion (so the tolerance is pure Monte Carlo error) and against the
+ * continuous process (with the stated discretization allowance).
+ * VP with OU drift from x0 = 2: x_{k+1} = (1 - h_k) x_k + sqrt(2 h_k) z_k,
+ * h_k = beta(t_k) dt / 2; continuous: mean 2 exp(-B/2), variance
+ * 1 - exp(-B), B = int beta = 10.05 for beta 0.1 -> 20 on [0, 1].
+ * VE with zero drift from 0: variance sum_k 2 h_k = sum_k g^2(t_k) dt,
+ * continuous sigma_max^2 - sigma_min^2. */
+static int sde_schedules(void)
+{
+  const int N = 500;
+  const double dt = 1.0 / N;
+  double m = 2.0, v = 0.0, ve = 0.0;
+  for (int k = 0; k < N; k++) {
+    double t = k * dt, h = 0.5 * (0.1 + t * 19.9) * dt;
+    m *= 1.0 - h;
+    v = (1.0 - h) * (1.0 - h) * v + 2.0 * h;
+    double sg = 0.01 * pow(1000.0, t);
+    ve += 2.0 * sg * sg * log(1000.0) * dt;
+  }
+  PF_T_NEAR(m, 2.0 * exp(-10.05 / 2), 2e-3); /* Euler vs exact: O(dt) */
+  PF_T_NEAR(v, 1.0 - exp(-10.05), 2e-2);
+  PF_T_NEAR(ve, 100.0 - 1e-4, 100.0 * 0.03);
+  double mv[1] = {m}, vv[1] = {v};
+  int bad = check_moments(
+      "{name: gaussian, mean: [0], cov: [[1]]}",
+      "{name: reflected_sde, drift: ou, schedule: vp, rule: none, "
+      "n_particles: 20000, n_iter: 500, init: normal, init_loc: 2, "
+      "init_scale: 0}",
+      31, mv, vv, 0.0);
+  if (bad) return bad;
+  double m0[1] = {0.0}, v0[1] = {ve};
+  bad = check_moments(
+      "{name: gaussian, mean: [0], cov: [[1]]}",
+      "{name: reflected_sde, drift: zero, schedule: ve, rule: none, "
+      "n_particles: 20000, n_iter: 500, init: normal, init_loc: 0, "
+      "init_scale: 0}",
+      32, m0, v0, 0.0);
+  if (bad) return bad;
+  /* The same VE process folded into [0, 1]: a Gaussian of sd ~10 folded
+   * by exact reflection is uniform to within exp(-2 pi^2 * 100 / ...)
+   * (far below the Monte Carlo error). */
+  double mu[2] = {0.5, 0.5}, vu[2] = {1.0 / 12, 1.0 / 12};
+  return check_moments(
+      "{name: uniform, domain: {name: box, dim: 2}}",
+      "{name: reflected_sde, drift: zero, schedule: ve, n_particles: 20000, "
+      "n_iter: 500, init: normal, init_loc: 0.3, init_scale: 0}",
+      33, mu, vu, 0.0);
+}
+
 const pf_test_case pf_tests_langevin[] = {
+    {"sde_schedules", sde_schedules},
     {"reflected_uniform_box", reflected_uniform_box},
     {"reflected_truncated_interval", reflected_truncated_interval},
     {"reflected_half_line", reflected_half_line},
