@@ -67,6 +67,14 @@ static const pf_param output_params[] = {
     {"refresh", PF_P_INT, "100", "[1,1e12]",
      "iterations between progress lines when stderr is not a terminal", 0,
      NULL, NULL},
+    {"draws", PF_P_STRING, "auto", "auto|final|chains",
+     "posterior: the final particle set (final), or each chain's draws after "
+     "the sampler's warm-up (chains: samplers whose particles are "
+     "independent chains); auto picks chains when the sampler has them", 0,
+     NULL, NULL},
+    {"thin", PF_P_INT, "0", "[0,1e12]",
+     "keep every thin-th post-warm-up draw (0: automatic, at most 1000 draws "
+     "per chain and 512 MiB of draws)", 0, NULL, NULL},
     {"compression", PF_P_INT, "0", "[0,9]",
      "gzip level for datasets (0: off; gzip writes are ~40x slower)", 0,
      NULL, NULL},
@@ -109,6 +117,10 @@ typedef struct run {
   pf_progress *prog;
   char *config_text;
   uint64_t seed;
+  int chains;           /* posterior = per-chain draws after warm-up */
+  long long warmup, thin;
+  pf_h5var *post_x, *post_lp, *post_stats[16];
+  double *stat_buf;     /* n_chain_stats x n */
   double *ref;             /* reference set (ref_m x d), NULL if none */
   size_t ref_m;
   const char *ref_source;  /* "exact" | "file" */
@@ -126,6 +138,7 @@ static void run_free(run *r)
   pf_h5_close(&r->h5);
   pf_progress_destroy(&r->prog);
   free(r->config_text);
+  free(r->stat_buf);
   free(r->ref);
 }
 
@@ -257,6 +270,8 @@ static int write_reference(run *r)
 }
 
 /* Groups, dimensions and growing variables of the output. */
+static int create_draws(run *r);
+
 static int create_layout(run *r, const pf_node *root, long long traj_every)
 {
   pf_h5 *h = r->h5;
@@ -297,7 +312,77 @@ static int create_layout(run *r, const pf_node *root, long long traj_every)
     PF_TRY(pf_h5_var(h, "diagnostics", r->col_names[i], PF_H5_F64, 2, ddims,
                      &r->cols[i]));
   PF_TRY(write_reference(r));
+  if (r->chains) PF_TRY(create_draws(r));
   return pf_h5_flush(h);
+}
+
+/* /posterior/x (chain, draw, x_dim_0) and /sample_stats/<stat> (chain,
+ * draw) for chain samplers, growing by one draw every `thin` iterations
+ * after the warm-up; the draw coordinate is the iteration number. */
+static int create_draws(run *r)
+{
+  pf_h5 *h = r->h5;
+  static const char *const pdims[] = {"chain", "draw", "x_dim_0"};
+  static const char *const sdims[] = {"chain", "draw"};
+  PF_TRY(pf_h5_group(h, "posterior"));
+  PF_TRY(pf_h5_dim(h, "posterior", "chain", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "posterior", "draw", 0, 1));
+  PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
+  PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &r->post_x));
+  PF_TRY(pf_h5_attr_int(h, "posterior", "warmup", r->warmup));
+  PF_TRY(pf_h5_attr_int(h, "posterior", "thin", r->thin));
+  PF_TRY(pf_h5_group(h, "sample_stats"));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "chain", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "draw", 0, 1));
+  PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &r->post_lp));
+  for (size_t k = 0; k < r->sops->n_chain_stats; k++)
+    PF_TRY(pf_h5_var(h, "sample_stats", r->sops->chain_stat_names[k],
+                     PF_H5_F64, 2, sdims, &r->post_stats[k]));
+  return 0;
+}
+
+static int append_draw(run *r, long iter)
+{
+  const size_t n = r->p->n;
+  PF_TRY(pf_h5_dim_append(r->h5, "posterior", "draw", iter));
+  PF_TRY(pf_h5_var_append(r->post_x, r->p->x));
+  PF_TRY(pf_h5_dim_append(r->h5, "sample_stats", "draw", iter));
+  PF_TRY(pf_h5_var_append(r->post_lp, r->p->logp));
+  if (r->sops->n_chain_stats) {
+    PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
+    for (size_t k = 0; k < r->sops->n_chain_stats; k++)
+      PF_TRY(pf_h5_var_append(r->post_stats[k], r->stat_buf + k * n));
+  }
+  return 0;
+}
+
+/* Chain draws or the final particle set, and the thinning, from
+ * output.draws / output.thin and the sampler's warm-up. */
+static int plan_draws(run *r, const pf_node *root, long long n_iter)
+{
+  const char *mode = pf_cfg_str(root, "output.draws");
+  const int has = (r->sops->flags & PF_SAMPLER_CHAINS) != 0;
+  if (strcmp(mode, "chains") == 0 && !has)
+    PF_CFG_RAISE(pf_node_get(root, "output"), "draws", PF_ECONFIG,
+                 "sampler '%s' moves interacting particles, not independent "
+                 "chains: use draws: final (or auto)", r->sops->base.name);
+  r->chains = has && strcmp(mode, "final") != 0;
+  if (!r->chains) return 0;
+  PF_CHECK(r->sops->n_chain_stats <= 16, PF_EINVAL, "too many chain stats");
+  r->warmup = r->sops->warmup ? r->sops->warmup(r->sstate) : 0;
+  if (r->warmup > n_iter) r->warmup = n_iter;
+  PF_TRY(pf_cfg_int(root, "output.thin", &r->thin));
+  if (r->thin == 0) {
+    const long long post = n_iter - r->warmup;
+    const double row = (double)r->p->n * (double)r->p->d * 8.0;
+    long long t = (post + 999) / 1000, cap = (long long)(512.0 * 1048576.0 / row);
+    if (cap < 1) cap = 1;
+    if (post / (t ? t : 1) > cap) t = (post + cap - 1) / cap;
+    r->thin = t < 1 ? 1 : t;
+  }
+  r->stat_buf = pf_alloc_doubles(r->sops->n_chain_stats * r->p->n + 1);
+  PF_CHECK(r->stat_buf, PF_ENOMEM, "allocating chain statistics");
+  return 0;
 }
 
 /* Output columns: each metric's outputs, the sampler's info, wall_time. */
@@ -395,6 +480,7 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   PF_TRY(build_reference(r, ds, progress));
   PF_TRY(create_diagnostics(r, ds));
   PF_TRY(collect_columns(r));
+  PF_TRY(plan_draws(r, root, *n_iter));
   PF_TRY(pf_sampler_init_particles(ss, r->target, r->p));
   PF_TRY(r->sops->init(r->sstate, r->p));
   PF_TRY(pf_config_emit(c, 1, &r->config_text));
@@ -453,6 +539,8 @@ int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
   long it;
   for (it = 1; it <= (long)n_iter && !g_signal; it++) {
     PF_TRY_GOTO(rc, r.sops->step(r.sstate, it, r.p, info), loop_done);
+    if (r.chains && it > r.warmup && (it - r.warmup) % r.thin == 0)
+      PF_TRY_GOTO(rc, append_draw(&r, it), loop_done);
     if (r.traj && it % traj_every == 0) {
       PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), loop_done);
       PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, r.p->x), loop_done);
@@ -481,7 +569,7 @@ loop_done:
                          : rc == PF_EINTR ? "interrupted" : "failed";
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rc ? pf_error_message() : "");
-    int wrc = write_posterior(&r);
+    int wrc = r.chains ? 0 : write_posterior(&r);
     if (wrc == 0 && rc) wrc = pf_h5_attr_str(r.h5, NULL, "error", msg);
     if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "iterations", res->iterations);
     if (wrc == 0) wrc = pf_h5_attr_real(r.h5, NULL, "wall_time", res->seconds);

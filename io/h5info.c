@@ -871,6 +871,67 @@ done:
   return rc;
 }
 
+/* Chain statistics from chain draws: /posterior/x (chain, draw, x_dim_0)
+ * as written by chain samplers (Langevin family) after their warm-up. */
+static int posterior_chain_stats(summary *s, const dset *post)
+{
+  int rc = 0;
+  const size_t C = post->dims[0], n = post->dims[1], d = post->dims[2];
+  s->n_cdraws = n;
+  if (n < PF__SUM_MIN_DRAWS) {
+    snprintf(s->chains_note, sizeof s->chains_note,
+             "only %zu draw%s per chain (need %d)", n, n == 1 ? "" : "s",
+             PF__SUM_MIN_DRAWS);
+    return 0;
+  }
+  size_t Cu = C;
+  if (Cu * n > PF__SUM_BUDGET) Cu = PF__SUM_BUDGET / n;
+  if (Cu < 2) {
+    snprintf(s->chains_note, sizeof s->chains_note,
+             "the chains are too long to read (%zu draws)", n);
+    return 0;
+  }
+  const size_t lead = Cu * n;
+  s->n_chains = C;
+  s->chains_used = Cu;
+  size_t nk = s->shown;
+  if ((s->flags & PF_H5_SUMMARY_ALL) || (double)d * lead <= PF__SUM_ALLSTATS)
+    nk = d;
+  s->n_stats = nk;
+  size_t kb = PF__SUM_BUDGET / lead;
+  if (kb < 1) kb = 1;
+  if (kb > nk) kb = nk;
+  const int nth = omp_get_max_threads() < (int)kb ? omp_get_max_threads()
+                                                  : (int)kb;
+  double *buf = malloc(lead * kb * sizeof *buf);
+  double *x = malloc(lead * (size_t)nth * sizeof *x);
+  int *krc = malloc(kb * sizeof *krc);
+  PF_CHECK_GOTO(rc, buf && x && krc, PF_ENOMEM, done,
+                "reading the chains (%zu x %zu values)", lead, kb);
+  hsize_t start[2] = {0, 0}, count[2] = {Cu, n};
+  for (size_t k0 = 0; k0 < nk; k0 += kb) {
+    const size_t k1 = k0 + kb < nk ? k0 + kb : nk, w = k1 - k0;
+    PF_TRY_GOTO(rc, read_coords(post, start, count, k0, k1, buf), done);
+#pragma omp parallel for schedule(dynamic) num_threads(nth)
+    for (size_t k = k0; k < k1; k++) {
+      double *xt = x + lead * (size_t)omp_get_thread_num();
+      for (size_t i = 0; i < lead; i++) xt[i] = buf[i * w + k - k0];
+      krc[k - k0] = pf_chain_stats_compute(xt, Cu, n, &s->rows[k].cs);
+      s->rows[k].have_cs = krc[k - k0] == 0;
+    }
+    for (size_t k = 0; k < w; k++)
+      PF_CHECK_GOTO(rc, krc[k] == 0, krc[k], done,
+                    "chain statistics of x[%zu]: %s", k0 + k,
+                    pf_strerror(krc[k]));
+  }
+  s->chains_ok = 1;
+done:
+  free(buf);
+  free(x);
+  free(krc);
+  return rc;
+}
+
 /* Numbers in the table: "-" for undefined. */
 static void put_num(FILE *out, double v, int width, int ess)
 {
@@ -1254,7 +1315,15 @@ int pf_h5_summary(const char *path, unsigned flags, FILE *out)
   traj = dset_open(s.file, "trajectory", "x");
   titer = read_coord(s.file, "trajectory", "iteration", &ntiter);
   PF_TRY_GOTO(rc, load_draws(&s, &post, &traj, titer, ntiter), done);
-  PF_TRY_GOTO(rc, chain_stats(&s, &traj, titer, ntiter), done);
+  /* Chain samplers write (chain, draw) draws after their warm-up; those
+   * are the chains.  Otherwise particles along the trajectory are. */
+  const int chain_draws = post.id >= 0 && post.rank == 3 && post.dims[0] > 1 &&
+                          H5Aexists_by_name(s.file, "posterior", "warmup",
+                                            H5P_DEFAULT) > 0;
+  if (chain_draws && s.rows)
+    PF_TRY_GOTO(rc, posterior_chain_stats(&s, &post), done);
+  else
+    PF_TRY_GOTO(rc, chain_stats(&s, &traj, titer, ntiter), done);
 
   if (!s.rows) {
     fprintf(out, "\nposterior: no draws in the file (no /posterior/x, no "
@@ -1267,6 +1336,21 @@ int pf_h5_summary(const char *path, unsigned flags, FILE *out)
     else
       fprintf(out, "\nposterior: /posterior/x, %zu draws (chains and draws "
                    "pooled), d = %zu\n", s.n_draws, s.d);
+    if (chain_draws) {
+      if (s.chains_ok)
+        fprintf(out, "ESS/R-hat: chains = the sampler's chains (%zu%s), "
+                     "draws = /posterior/x (%zu per chain, after warm-up)\n",
+                s.chains_used,
+                s.chains_used < s.n_chains ? ", the first ones that fit" : "",
+                s.n_cdraws);
+      else
+        fprintf(out, "ESS/R-hat: '-': %s\n", s.chains_note);
+      fprintf(out, "  rank-normalized split R-hat (bulk and folded) and "
+                   "bulk/tail ESS as in Vehtari et al.\n  (2021), over the "
+                   "chains' post-warm-up draws; mean, sd and quantiles pool "
+                   "all draws.\n\n");
+      print_table(&s);
+    } else {
     if (s.chains_ok)
       fprintf(out, "ESS/R-hat: chains = particles (%zu%s), draws = trajectory "
                    "snapshots after warm-up\n           (iterations %lld..%lld"
@@ -1289,6 +1373,7 @@ int pf_h5_summary(const char *path, unsigned flags, FILE *out)
             "are over the posterior draws.\n\n",
             PF__SUM_MIN_DRAWS);
     print_table(&s);
+    }
   }
 
   print_diagnostics(&s);

@@ -20,12 +20,16 @@ const char *const pf__lgv_info[PF__LGV_N_INFO] = {
     "step_size", "acceptance_rate", "diverging",
     "boundary_events", "fallbacks", "backoffs"};
 
+const char *const pf__lgv_chain_stats[PF__LGV_N_CHAIN_STATS] = {
+    "acceptance_rate", "step_size", "diverging", "boundary_events"};
+
 typedef struct lgv {
   pf_target *t;
   const pf_domain *dom;
   pf__lgv_opts o;
   size_t n, d;
   double h, target_accept;
+  double h_used; /* step size of the last step (before adaptation) */
   long long warmup;
   double dt, t_end, sigma, sig_min, sig_max, beta_min, beta_max;
   int adapt_h;
@@ -38,6 +42,7 @@ typedef struct lgv {
   double *Y, *Ylogp, *Ygrad, *YX, *V;
   double *acc, *zz;      /* per chain: acceptance probability, |z|^2 */
   unsigned char *outside; /* per chain: proposal left the domain */
+  double *div;           /* per chain: the last proposal diverged */
   double *events, *fallbk; /* per chain: boundary events, fallbacks */
   int nthr;
   size_t wlen;
@@ -61,6 +66,7 @@ void pf__lgv_destroy(void *state)
   free(s->acc);
   free(s->zz);
   free(s->outside);
+  free(s->div);
   free(s->events);
   free(s->fallbk);
   free(s->work);
@@ -191,8 +197,9 @@ int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
   s->events = pf_alloc_doubles(n);
   s->fallbk = pf_alloc_doubles(n);
   s->outside = calloc(n, 1);
+  s->div = pf_alloc_doubles(n);
   PF_CHECK_GOTO(rc, s->Y && s->Ygrad && s->V && s->Ylogp && s->acc && s->zz &&
-                        s->events && s->fallbk && s->outside,
+                        s->events && s->fallbk && s->outside && s->div,
                 PF_ENOMEM, fail, "allocating Langevin buffers (n = %zu, "
                 "d = %zu)", n, d);
   if (opts->dual) {
@@ -443,12 +450,14 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
     if (s->MGy) apply_metric(s, s->Ygrad, s->MGy);
     size_t bad = n;
     for (size_t i = 0; i < n; i++) {
+      s->div[i] = 0.0;
       int fin = isfinite(s->Ylogp[i]) && row_finite(s->Ygrad + i * d, d) &&
                 row_finite(s->Y + i * d, d);
       if (s->outside[i]) {
         s->acc[i] = 0.0;
       } else if (!fin) {
         s->acc[i] = 0.0;
+        s->div[i] = 1.0;
         if (s->o.adjust) diverging += 1.0;
         else if (bad == n) bad = i;
       } else {
@@ -495,11 +504,28 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
    * the mean over n chains makes the signal smooth. */
   if (s->o.adjust && s->adapt_h && warm)
     s->h *= exp((acc - s->target_accept) * pow((double)iter, -0.6));
+  s->h_used = h;
   info[0] = h;
   info[1] = acc;
   info[2] = diverging;
   info[3] = ev / (double)n;
   info[4] = fb;
   info[5] = s->backoffs;
+  return 0;
+}
+
+long long pf__lgv_warmup(const void *state)
+{
+  return ((const lgv *)state)->warmup;
+}
+
+int pf__lgv_chain_stat_values(const void *state, double *out)
+{
+  const lgv *s = state;
+  const size_t n = s->n;
+  memcpy(out, s->acc, n * sizeof(double));
+  for (size_t i = 0; i < n; i++) out[n + i] = s->h_used;
+  memcpy(out + 2 * n, s->div, n * sizeof(double));
+  memcpy(out + 3 * n, s->events, n * sizeof(double));
   return 0;
 }

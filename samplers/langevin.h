@@ -64,9 +64,23 @@ typedef struct pf__lgv_opts {
   pf__lgv_schedule schedule;
 } pf__lgv_opts;
 
-/* Output columns of every Langevin sampler, in order. */
+/* Output columns of every Langevin sampler, in order, and the per-chain
+ * statistics stored with each posterior draw. */
 extern const char *const pf__lgv_info[];
 #define PF__LGV_N_INFO 6
+extern const char *const pf__lgv_chain_stats[];
+#define PF__LGV_N_CHAIN_STATS 4
+long long pf__lgv_warmup(const void *state);
+int pf__lgv_chain_stat_values(const void *state, double *out);
+
+/* The ops-table members every Langevin sampler shares. */
+#define PF__LGV_OPS                                                          \
+  .info_names = pf__lgv_info, .n_info = PF__LGV_N_INFO,                      \
+  .destroy = pf__lgv_destroy, .init = pf__lgv_init, .step = pf__lgv_step,    \
+  .flags = PF_SAMPLER_CHAINS, .warmup = pf__lgv_warmup,                      \
+  .chain_stat_names = pf__lgv_chain_stats,                                   \
+  .n_chain_stats = PF__LGV_N_CHAIN_STATS,                                    \
+  .chain_stats = pf__lgv_chain_stat_values
 
 /* Reads step_size, warmup, target_accept, metric / metric_diag (when
  * opts->metric is GIVEN), the schedule's keys (sigma, sigma_min,

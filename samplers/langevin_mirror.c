@@ -32,10 +32,6 @@ const pf_sampler_ops pf_sampler_mirror_langevin = {
              ml_params},
     .example = "{name: mirror_langevin, n_particles: 2000, n_iter: 400, "
                "step_size: 0.05}",
-    .info_names = pf__lgv_info,
-    .n_info = PF__LGV_N_INFO,
     .create = ml_create,
-    .destroy = pf__lgv_destroy,
-    .init = pf__lgv_init,
-    .step = pf__lgv_step,
+    PF__LGV_OPS,
 };

@@ -22,10 +22,6 @@ const pf_sampler_ops pf_sampler_mala = {
     .base = {"mala", "Metropolis-adjusted Langevin (independent chains)",
              mala_params},
     .example = "{name: mala, n_particles: 2000, n_iter: 400, step_size: 0.5}",
-    .info_names = pf__lgv_info,
-    .n_info = PF__LGV_N_INFO,
     .create = mala_create,
-    .destroy = pf__lgv_destroy,
-    .init = pf__lgv_init,
-    .step = pf__lgv_step,
+    PF__LGV_OPS,
 };

@@ -39,10 +39,6 @@ const pf_sampler_ops pf_sampler_preconditioned = {
              pre_params},
     .example = "{name: preconditioned, n_particles: 2000, n_iter: 400, "
                "step_size: 0.5, adapt_metric: true}",
-    .info_names = pf__lgv_info,
-    .n_info = PF__LGV_N_INFO,
     .create = pre_create,
-    .destroy = pf__lgv_destroy,
-    .init = pf__lgv_init,
-    .step = pf__lgv_step,
+    PF__LGV_OPS,
 };

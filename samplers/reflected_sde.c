@@ -67,10 +67,6 @@ const pf_sampler_ops pf_sampler_reflected_sde = {
              rs_params},
     .example = "{name: reflected_sde, n_particles: 2000, n_iter: 400, "
                "t_end: 20}",
-    .info_names = pf__lgv_info,
-    .n_info = PF__LGV_N_INFO,
     .create = rs_create,
-    .destroy = pf__lgv_destroy,
-    .init = pf__lgv_init,
-    .step = pf__lgv_step,
+    PF__LGV_OPS,
 };

@@ -63,7 +63,7 @@ static int quickstart_summary(void)
 {
   const char *T = pf_test_tmpdir(), *text;
   int rc = pf_test_sh("%s run configs/quickstart.yaml sampler.n_iter=600 "
-                      "sampler.n_particles=400 output.path=%s/iq.h5 "
+                      "sampler.n_particles=400 output.draws=final output.path=%s/iq.h5 "
                       "> /dev/null 2>&1", pf_test_pflow(), T);
   PF_T_ASSERT(rc == 0, "pflow run exited %d", rc);
   char args[600];
@@ -108,7 +108,7 @@ static int quickstart_summary(void)
    * reference set added to a copy of the file. */
   rc = pf_test_sh("%s run configs/quickstart.yaml sampler.n_iter=600 "
                   "sampler.n_particles=400 sampler.step_size=0.05 "
-                  "output.path=%s/iq2.h5 > /dev/null 2>&1", pf_test_pflow(), T);
+                  "output.draws=final output.path=%s/iq2.h5 > /dev/null 2>&1", pf_test_pflow(), T);
   PF_T_ASSERT(rc == 0, "second run: exit %d", rc);
   rc = pf_test_sh(PLOT " diag %s/iq.h5 %s/iq2.h5 --metrics cov_err,mean_err "
                   "-o %s/diag.png > %s/diag.out", pf_test_python(), T, T, T,
@@ -148,7 +148,7 @@ static int interrupted_runs(void)
 {
   const char *T = pf_test_tmpdir(), *P = pf_test_pflow(), *text;
   static const char *const args =
-      "sampler.n_particles=1000 sampler.n_iter=100000000 "
+      "sampler.n_particles=1000 sampler.n_iter=100000000 output.draws=final "
       "output.trajectory_every=5 output.flush_every=10 diagnostics.every=5";
   int rc = pf_test_sh(
       "%s run configs/quickstart.yaml %s output.path=%s/ikill.h5 "
@@ -205,7 +205,7 @@ static int missing_groups_and_caps(void)
   char a[700];
   int rc = pf_test_sh(
       "%s run configs/quickstart.yaml sampler.n_iter=100 "
-      "sampler.n_particles=50 output.trajectory_every=0 "
+      "sampler.n_particles=50 output.trajectory_every=0 output.draws=final "
       "output.path=%s/inotraj.h5 > /dev/null 2>&1", pf_test_pflow(), T);
   PF_T_ASSERT(rc == 0, "run without trajectory: exit %d", rc);
   snprintf(a, sizeof a, "%s/inotraj.h5", T);

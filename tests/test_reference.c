@@ -48,7 +48,8 @@ static int exact_and_file_references(void)
   snprintf(cfg, sizeof cfg, "%s/ref.yaml", T);
   snprintf(err, sizeof err, "%s/ref.err", T);
   PF_T_ASSERT(write_config(cfg) == 0, "write %s", cfg);
-  int rc = pf_test_sh("%s run %s output.path=%s/ref1.h5 > /dev/null 2> %s",
+  int rc = pf_test_sh("%s run %s output.path=%s/ref1.h5 output.draws=final "
+                      "> /dev/null 2> %s",
                       P, cfg, T, err);
   PF_T_ASSERT(rc == 0, "exact reference run: exit %d: %s", rc, slurp(err));
   rc = pf_test_sh(

@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+/* pf_sampler_ops.flags: the particles are independent Markov chains (the
+ * Langevin family), so the run stores post-warm-up draws per chain as the
+ * posterior instead of the final particle set. */
+#define PF_SAMPLER_CHAINS 1u
+
 typedef struct pf_sampler_ops {
   pf_plugin base;
   /* A sampler section for the conformance tests (YAML flow mapping). */
@@ -36,6 +41,15 @@ typedef struct pf_sampler_ops {
    * scalars.  PF_ENONFINITE (with p restored to the last good state) when
    * the configured policy is abort. */
   int (*step)(void *state, long iter, pf_particles *p, double *info);
+  /* Optional (chain samplers).  flags: PF_SAMPLER_CHAINS.  warmup: the
+   * number of adaptation iterations (draws are kept after it).  chain_stats
+   * fills n_chain_stats x n values (row k: stat chain_stat_names[k] of every
+   * chain at the last step), written to /sample_stats with each draw. */
+  unsigned flags;
+  long long (*warmup)(const void *state);
+  const char *const *chain_stat_names;
+  size_t n_chain_stats;
+  int (*chain_stats)(const void *state, double *out);
 } pf_sampler_ops;
 
 /* Parameters every sampler accepts (n_particles, n_iter, init...). */

@@ -72,12 +72,30 @@ def main():
             if not np.array_equal(diag_it, np.array(want_diag)):
                 fail("diagnostics iterations %s..." % diag_it[:5])
             px = f["posterior/x"]
-            if px.shape != (1, a.particles, a.dim):
-                fail("posterior/x shape %s" % (px.shape,))
+            if "warmup" in f["posterior"].attrs:
+                # chain samplers: (chain = particle, draw, dim) after warm-up,
+                # every thin-th iteration, the last draw = the final state
+                w = int(f["posterior"].attrs["warmup"])
+                th = int(f["posterior"].attrs["thin"])
+                want = np.arange(w + th, a.n_iter + 1, th)
+                if px.shape != (a.particles, len(want), a.dim):
+                    fail("posterior/x shape %s" % (px.shape,))
+                if not np.array_equal(f["posterior/draw"][:], want):
+                    fail("posterior draws %s..." % f["posterior/draw"][:5])
+                last = px[:, -1, :]
+                lp_shape = (a.particles, len(want))
+                for st in ("acceptance_rate", "step_size", "diverging"):
+                    if f["sample_stats/" + st].shape != lp_shape:
+                        fail("sample_stats/%s shape" % st)
+            else:
+                if px.shape != (1, a.particles, a.dim):
+                    fail("posterior/x shape %s" % (px.shape,))
+                last = px[0]
+                lp_shape = (1, a.particles)
             if a.n_iter % a.traj_every == 0 and not np.array_equal(
-                    px[0], tx[0, -1]):
+                    last, tx[0, -1]):
                 fail("posterior/x differs from the last trajectory snapshot")
-            if f["sample_stats/lp"].shape != (1, a.particles):
+            if f["sample_stats/lp"].shape != lp_shape:
                 fail("sample_stats/lp shape")
             for kv in a.final:
                 name, value = kv.split("=")
