@@ -152,12 +152,76 @@ fail:
   return rc;
 }
 
+typedef double pf__v4 __attribute__((vector_size(32)));
+
+static inline pf__v4 v4_load(const double *p)
+{
+  pf__v4 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* G[r] = P (x_r - mu) for rows [i0, i0 + nr), nr <= 4, written to G (row
+ * stride d).  P is symmetric, so column k of P is its row k: the outer
+ * product form streams P's rows once per 4 particles.  Every output is
+ * summed over j in order with separate multiply and add (ISO C, no
+ * contraction), in the vector lanes and in the tail alike, so a row's bits
+ * do not depend on the block it is in or on n. */
+static void dense_block(const gaussian *g, const double *X, size_t nr,
+                        double *G)
+{
+  const size_t d = g->d, d8 = d - d % 8;
+  const double *P = g->prec, *mu = g->mean;
+  for (size_t k0 = 0; k0 < d8; k0 += 8) {
+    pf__v4 a[4][2];
+    memset(a, 0, sizeof a);
+    for (size_t j = 0; j < d; j++) {
+      const pf__v4 p0 = v4_load(P + j * d + k0), p1 = v4_load(P + j * d + k0 + 4);
+      for (size_t r = 0; r < nr; r++) {
+        const double rj = X[r * d + j] - mu[j];
+        a[r][0] += rj * p0;
+        a[r][1] += rj * p1;
+      }
+    }
+    for (size_t r = 0; r < nr; r++) {
+      memcpy(G + r * d + k0, &a[r][0], sizeof a[r][0]);
+      memcpy(G + r * d + k0 + 4, &a[r][1], sizeof a[r][1]);
+    }
+  }
+  for (size_t k = d8; k < d; k++)
+    for (size_t r = 0; r < nr; r++) {
+      double acc = 0.0;
+      for (size_t j = 0; j < d; j++) acc += (X[r * d + j] - mu[j]) * P[j * d + k];
+      G[r * d + k] = acc;
+    }
+}
+
 static int gaussian_logp_grad(void *ctx, size_t n, const double *X,
                               double *logp, double *grad)
 {
   const gaussian *g = ctx;
   const size_t d = g->d;
   const double *mu = g->mean, *P = g->prec;
+  if (!g->diagonal && grad) {
+    const size_t nb = (n + 3) / 4;
+    /* Blocks of 4 rows are independent: a static split gives the same bits
+     * for any thread count. */
+#pragma omp parallel for schedule(static) if (n * d * d > 32768)
+    for (size_t b = 0; b < nb; b++) {
+      const size_t i0 = 4 * b, nr = n - i0 < 4 ? n - i0 : 4;
+      dense_block(g, X + i0 * d, nr, grad + i0 * d);
+      for (size_t r = 0; r < nr; r++) {
+        const double *x = X + (i0 + r) * d;
+        double *gi = grad + (i0 + r) * d, q = 0.0;
+        for (size_t k = 0; k < d; k++) {
+          q += (x[k] - mu[k]) * gi[k];
+          gi[k] = -gi[k];
+        }
+        if (logp) logp[i0 + r] = g->lognorm - 0.5 * q;
+      }
+    }
+    return 0;
+  }
   /* Rows are independent, so a static split gives the same bits for any
    * thread count. */
 #pragma omp parallel for schedule(static) if (n * d * (g->diagonal ? 1 : d) > 32768)
@@ -173,12 +237,11 @@ static int gaussian_logp_grad(void *ctx, size_t n, const double *X,
         if (gi) gi[k] = -pr;
       }
     } else {
+      /* the same sums as dense_block, P symmetric: P[j][k] = P[k][j] */
       for (size_t k = 0; k < d; k++) {
-        const double *Pk = P + k * d;
         double pr = 0.0;
-        for (size_t j = 0; j < d; j++) pr += Pk[j] * (x[j] - mu[j]);
+        for (size_t j = 0; j < d; j++) pr += (x[j] - mu[j]) * P[j * d + k];
         q += (x[k] - mu[k]) * pr;
-        if (gi) gi[k] = -pr;
       }
     }
     if (logp) logp[i] = g->lognorm - 0.5 * q;
