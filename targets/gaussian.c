@@ -172,7 +172,36 @@ static void dense_block(const gaussian *g, const double *X, size_t nr,
 {
   const size_t d = g->d, d8 = d - d % 8;
   const double *P = g->prec, *mu = g->mean;
-  for (size_t k0 = 0; k0 < d8; k0 += 8) {
+  if (nr == 4) { /* the common case, with the accumulators in registers */
+    const double *x0 = X, *x1 = X + d, *x2 = X + 2 * d, *x3 = X + 3 * d;
+    for (size_t k0 = 0; k0 < d8; k0 += 8) {
+      pf__v4 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0},
+             a30 = {0}, a31 = {0};
+      for (size_t j = 0; j < d; j++) {
+        const pf__v4 p0 = v4_load(P + j * d + k0);
+        const pf__v4 p1 = v4_load(P + j * d + k0 + 4);
+        const double r0 = x0[j] - mu[j], r1 = x1[j] - mu[j];
+        const double r2 = x2[j] - mu[j], r3 = x3[j] - mu[j];
+        a00 += r0 * p0;
+        a01 += r0 * p1;
+        a10 += r1 * p0;
+        a11 += r1 * p1;
+        a20 += r2 * p0;
+        a21 += r2 * p1;
+        a30 += r3 * p0;
+        a31 += r3 * p1;
+      }
+      memcpy(G + k0, &a00, 32);
+      memcpy(G + k0 + 4, &a01, 32);
+      memcpy(G + d + k0, &a10, 32);
+      memcpy(G + d + k0 + 4, &a11, 32);
+      memcpy(G + 2 * d + k0, &a20, 32);
+      memcpy(G + 2 * d + k0 + 4, &a21, 32);
+      memcpy(G + 3 * d + k0, &a30, 32);
+      memcpy(G + 3 * d + k0 + 4, &a31, 32);
+    }
+  }
+  for (size_t k0 = 0; k0 < d8 && nr < 4; k0 += 8) {
     pf__v4 a[4][2];
     memset(a, 0, sizeof a);
     for (size_t j = 0; j < d; j++) {
