@@ -334,7 +334,6 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
     for (size_t k = 0; k < d; k++) v[k] = sd * v[k];
     break;
   }
-  memcpy(y, x, d * sizeof(double));
   s->outside[i] = 0;
   s->events[i] = 0.0;
   s->fallbk[i] = 0.0;
@@ -342,20 +341,21 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
   switch (s->o.boundary) {
   case PF__LGV_REFLECT: {
     pf_reflect_info ri = {0, 0};
+    memcpy(y, x, d * sizeof(double));
     if (pf_domain_reflect(dom, y, v, w, &ri) < 0) ri.fallback = 1;
     s->events[i] = ri.bounces;
     s->fallbk[i] = ri.fallback;
     return;
   }
   case PF__LGV_PROJECT:
-    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     if (!pf_domain_contains(dom, y, 0.0)) {
       s->events[i] = 1.0;
       if (pf_domain_project(dom, y, w) < 0) s->fallbk[i] = 1.0;
     }
     return;
   case PF__LGV_SYMMETRIZE: {
-    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     if (pf_domain_contains(dom, y, 0.0)) return;
     double *py = s->Ygrad + i * d; /* overwritten by the evaluation */
     memcpy(py, y, d * sizeof(double));
@@ -370,7 +370,7 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
   }
   case PF__LGV_REJECT:
   case PF__LGV_NONE:
-    for (size_t k = 0; k < d; k++) y[k] += v[k];
+    for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     /* Adjusted chains and the reject rule never leave the support: a
      * proposal outside is rejected (and evaluated at x, harmlessly). */
     if ((s->o.boundary == PF__LGV_REJECT || s->o.adjust) && !s->o.dual &&
@@ -449,6 +449,7 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
       PF_TRY(pf_target_logp_grad(s->t, n, s->Y, s->Ylogp, s->Ygrad));
     if (s->MGy) apply_metric(s, s->Ygrad, s->MGy);
     size_t bad = n;
+#pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : bad)
     for (size_t i = 0; i < n; i++) {
       s->div[i] = 0.0;
       int fin = isfinite(s->Ylogp[i]) && row_finite(s->Ygrad + i * d, d) &&
@@ -458,12 +459,13 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
       } else if (!fin) {
         s->acc[i] = 0.0;
         s->div[i] = 1.0;
-        if (s->o.adjust) diverging += 1.0;
-        else if (bad == n) bad = i;
+        if (!s->o.adjust && i < bad) bad = i;
       } else {
         s->acc[i] = 1.0;
       }
     }
+    if (s->o.adjust)
+      for (size_t i = 0; i < n; i++) diverging += s->div[i];
     if (bad == n) break;
     if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
       PF_RAISE(PF_ENONFINITE,
