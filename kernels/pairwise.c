@@ -55,6 +55,9 @@ typedef struct packed {
 struct pf_pairwise {
   size_t max_n, max_m, d, dp;
   packed x, y, s;
+  packed a, b, u; /* pf_pair_svgd_matrix: A, B, U (see reserve_matrix) */
+  int mat;        /* those and acc2 are allocated */
+  size_t acc2;    /* offset of the second row accumulator in a tile buffer */
   double *sx;    /* s_i . x_i (centered), max rows */
   double *shift; /* d */
   double *part;  /* per-tile partial sums: 2 per i-tile */
@@ -90,6 +93,9 @@ void pf_pairwise_destroy(pf_pairwise **w)
   packed_free(&(*w)->x);
   packed_free(&(*w)->y);
   packed_free(&(*w)->s);
+  packed_free(&(*w)->a);
+  packed_free(&(*w)->b);
+  packed_free(&(*w)->u);
   free((*w)->sx);
   free((*w)->shift);
   free((*w)->part);
@@ -609,6 +615,111 @@ int pf_pair_svgd(pf_pairwise *w, const pf_kernel *k, size_t n,
 {
   const size_t mm = Y ? m : n;
   PF_TRY(pair_rows(w, k, n, X, m, Y, S, 1.0 / (double)(mm ? mm : 1), phi));
+  return 0;
+}
+
+/* ---- SVGD with a matrix on the repulsive term ----------------------------- */
+
+int pf_pairwise_reserve_matrix(pf_pairwise *w)
+{
+  if (w->mat) return 0;
+  PF_TRY(packed_alloc(&w->a, w->max_n, w->dp));
+  PF_TRY(packed_alloc(&w->b, w->max_n, w->dp));
+  PF_TRY(packed_alloc(&w->u, w->max_n, w->dp));
+  /* The second accumulator goes after everything pair_rows uses. */
+  const size_t off = w->tstride, stride = round_up(off + T * w->dp, 8);
+  double *tb = pf_alloc_doubles(stride * (size_t)w->nthreads);
+  PF_CHECK(tb, PF_ENOMEM, "allocating matrix-SVGD tile buffers");
+  free(w->tbuf);
+  w->tbuf = tb;
+  w->tstride = stride;
+  w->acc2 = off;
+  w->mat = 1;
+  return 0;
+}
+
+int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
+                        const double *X, const double *S, const double *A,
+                        const double *U, double sigma, double *phi)
+{
+  PF_CHECK(w->mat, PF_EINVAL,
+           "pf_pair_svgd_matrix: call pf_pairwise_reserve_matrix first");
+  PF_TRY(check_sizes(w, n, 0, NULL));
+  const int nthr = nthreads(w);
+  const size_t d = w->d, dp = w->dp, nti = (n + T - 1) / T,
+               np = round_up(n, 8);
+  const double scale = 1.0 / (double)n;
+  prep(w, n, X, 0, NULL, S, n, nthr);
+  if (A) pack(n, d, dp, A, NULL, &w->a, nthr);
+  if (U) pack(n, d, dp, U, NULL, &w->u, nthr);
+  /* B_j = A_j o x_j + sigma (U_j . x_j) U_j on centered x (differences
+   * x_j - x_i are all that enter, so the shift cancels). */
+#pragma omp parallel for schedule(static) num_threads(nthr)
+  for (size_t j = 0; j < np; j++) {
+    const double *xr = w->x.p + j * dp;
+    double *br = w->b.p + j * dp, ux = 0.0;
+    if (U) {
+      const double *ur = w->u.p + j * dp;
+      for (size_t c = 0; c < dp; c++) ux += ur[c] * xr[c];
+      ux *= sigma;
+    }
+    for (size_t c = 0; c < dp; c++)
+      br[c] = (A ? w->a.p[j * dp + c] : 1.0) * xr[c] +
+              (U ? ux * w->u.p[j * dp + c] : 0.0);
+  }
+#pragma omp parallel num_threads(nthr)
+  {
+    double *buf = w->tbuf + w->tstride * (size_t)omp_get_thread_num();
+    double *G = buf, *DU = buf + T * T, *F = buf + 4 * T * T,
+           *F1 = buf + 5 * T * T, *kw = buf + NTILE * T * T,
+           *acc = kw + PF_KERNEL_WORK * T * T, *s1 = acc + T * dp,
+           *acc2 = buf + w->acc2;
+#pragma omp for schedule(static)
+    for (size_t it = 0; it < nti; it++) {
+      memset(acc, 0, T * dp * sizeof(double));
+      memset(acc2, 0, T * dp * sizeof(double));
+      memset(s1, 0, T * sizeof(double));
+      size_t ni = 0, i0 = it * T;
+      for (size_t jt = 0; jt < nti; jt++) {
+        tile t = tile_at(it, jt, n, n, 1);
+        const size_t ld = t.nj8, n4 = t.ni4 * ld;
+        const double *xi = w->x.p + t.i0 * dp;
+        ni = t.ni;
+        mk_dot(t.ni4, t.nj8, d, xi, dp, w->x.t + t.j0, w->x.cap, G, ld, 0);
+        tile_r2(&t, w->x.nrm, w->x.nrm, G);
+        pf_kernel_eval(k, n4, G, F, F1, NULL, kw);
+        for (size_t r = 0; r < t.ni4; r++) {
+          double *f1 = F1 + r * ld, s = 0.0;
+#pragma omp simd reduction(+ : s)
+          for (size_t c = 0; c < ld; c++) {
+            f1[c] *= 2.0;
+            s += c < t.nj ? f1[c] : 0.0;
+          }
+          s1[r] += s;
+        }
+        /* acc += [F | W] [S_J ; B_J], acc2 += W A_J (W = 2F') */
+        mk_gemm_acc(t.ni4, t.nj8, dp, F1, w->b.p + t.j0 * dp, S ? F : NULL,
+                    S ? w->s.p + t.j0 * dp : NULL, ld, dp, acc, dp);
+        if (A)
+          mk_gemm_acc(t.ni4, t.nj8, dp, F1, w->a.p + t.j0 * dp, NULL, NULL,
+                      ld, dp, acc2, dp);
+        if (U) { /* acc -= sigma (W o (X_I U_J^T)) U_J */
+          mk_dot(t.ni4, t.nj8, d, xi, dp, w->u.t + t.j0, w->u.cap, DU, ld, 0);
+#pragma omp simd
+          for (size_t q = 0; q < n4; q++) DU[q] *= -sigma * F1[q];
+          mk_gemm_acc(t.ni4, t.nj8, dp, DU, w->u.p + t.j0 * dp, NULL, NULL,
+                      ld, dp, acc, dp);
+        }
+      }
+      for (size_t r = 0; r < ni; r++) {
+        const double *xr = w->x.p + (i0 + r) * dp;
+        double *o = phi + (i0 + r) * d;
+        for (size_t c = 0; c < d; c++)
+          o[c] = scale * (acc[r * dp + c] -
+                          (A ? acc2[r * dp + c] : s1[r]) * xr[c]);
+      }
+    }
+  }
   return 0;
 }
 

@@ -162,11 +162,65 @@ int pf_pair_svgd(pf_pairwise *w, const pf_kernel *k, size_t n,
                  const double *X, size_t m, const double *Y,
                  const double *S, double *phi);
 
+/* Allocate what pf_pair_svgd_matrix needs (three more packed n x d sets
+ * and a second row accumulator per thread: about 6 max_n d + 64 d nthreads
+ * doubles).  Call once after create, outside hot loops; idempotent. */
+int pf_pairwise_reserve_matrix(pf_pairwise *w);
+
+/* SVGD direction with a point-dependent matrix on the repulsive term (the
+ * mirrored SVGD direction of Shi, Liu & Mackey 2022 with M_j = hess
+ * psi(x_j)^-1), self interaction only (Y = X):
+ *   phi_i = (1/n) sum_j [k(x_j, x_i) s_j + M_j grad_{x_j} k(x_j, x_i)],
+ *   M_j = diag(A_j) + sigma U_j U_j^T,
+ * A, U: n x d (A NULL: identity diagonal, U NULL: no rank-one part; both
+ * NULL is pf_pair_svgd up to rounding).  Covers the entropic simplex map
+ * (A = U = theta, sigma = -1), the orthant (A = theta) and box maps
+ * (diagonal).  GEMM-shaped: with r_ij = x_j - x_i and w_ij = 2 f'_ij,
+ *   sum_j w_ij M_j r_ij = sum_j w_ij B_j - x_i o sum_j w_ij A_j
+ *                         - sigma sum_j w_ij (U_j . x_i) U_j,
+ *   B_j = A_j o x_j + sigma (U_j . x_j) U_j,
+ * so a pair costs 8 d flops (diagonal) or 12 d (with U) instead of SVGD's
+ * 6 d.  S NULL drops the driving term.  Needs pf_pairwise_reserve_matrix
+ * (PF_EINVAL otherwise).  phi must not alias the inputs. */
+int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
+                        const double *X, const double *S, const double *A,
+                        const double *U, double sigma, double *phi);
+
 /* Kernel gradient sum (MMD witness gradients):
  * G_i = sum_j grad_x k(x, y_j) at x = x_i (Y == NULL: Y = X, j over all
  * rows; the j = i term is 0).  G: n x d (must not alias the inputs). */
 int pf_pair_kgrad(pf_pairwise *w, const pf_kernel *k, size_t n,
                   const double *X, size_t m, const double *Y, double *G);
+
+/* ---- MMD witness gradients (kernels/pairwise_mmd.c) --------------------- */
+
+typedef struct pf_witness pf_witness;
+
+/* Dimensions up to this use the direct-difference path (see
+ * kernels/pairwise_mmd.c); above it the tiled engine. */
+#define PF_WITNESS_LOWD 8
+
+/* Workspace for up to max_n evaluation rows and first-set points and max_m
+ * second-set points of dimension d.  Caller owns *out. */
+int pf_witness_create(size_t max_n, size_t max_m, size_t d, pf_witness **out);
+void pf_witness_destroy(pf_witness **w);
+
+/* MMD flow direction at the n rows z_i of Z:
+ *   V_i = a sum_{j<nx} grad_z k(z_i, x_j) + b sum_{l<m} grad_z k(z_i, y_l)
+ * (V: n x d, may be NULL; must not alias the inputs; nx or m may be 0).
+ * With ks != NULL also ks[0] = sum_{i,j} k(z_i, x_j) and ks[1] =
+ * sum_{i,l} k(z_i, y_l) (every pair, diagonal included when Z = X).  The
+ * witness gradient of the flow toward Y with particles X is a = 1/nx,
+ * b = -1/m.  Bitwise identical for any thread count; not reentrant on one
+ * workspace. */
+int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
+                    const double *Z, size_t nx, const double *X, double a,
+                    size_t m, const double *Y, double b, double *V,
+                    double ks[2]);
+
+/* Internal: y = exp(x) for x <= 0 (the inlined exp of the witness path;
+ * below -708 it returns exp(-708)).  For tests. */
+void pf__exp_neg(size_t n, const double *x, double *y);
 
 /* Internal: y = sqrt(x), vectorized (x >= 0). */
 void pf__vsqrt(size_t n, const double *x, double *y);

@@ -1,0 +1,544 @@
+/* `svmd`: Stein variational mirror descent (Shi, Liu & Mackey, ICLR 2022),
+ * and the direction engine it shares with svng (see svmd.h for the
+ * formulas and their matrix form).
+ *
+ * The sampler keeps the dual points eta = grad psi(theta) of the target
+ * domain's mirror map; each step
+ *   1. refits a median bandwidth on the primal points,
+ *   2. builds hess psi and hess psi^-1 at every particle (d matrix-vector
+ *      products each, from the mirror map),
+ *   3. the SVMD direction g (svmd.h) with the dual scores
+ *      s = hess psi^-1 grad log p + div hess psi^-1 (what
+ *      pf_target_logp_grad_dual returns, stable near faces),
+ *   4. eta += step(g) (optimizer.h; RMSProp in the paper's experiments),
+ *      theta = grad psi*(eta), one batched dual evaluation; a non-finite
+ *      result aborts (state kept) or halves the step size and retries. */
+#include "svmd.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optimizer.h"
+#include "pflow/error.h"
+#include "pflow/particles.h"
+#include "pflow/sampler.h"
+
+/* ---- the direction engine ----------------------------------------------- */
+
+struct pf__svmd {
+  size_t n, d;
+  int nthr;
+  double *Xc;         /* n x d: points minus their mean */
+  double *nrm;        /* n: |xc_i|^2 */
+  double *F, *F1;     /* n x n: k and dk/dr2 on the pairs */
+  double *A;          /* n x n: G + jitter I, then its tridiagonal form */
+  double *Z;          /* n x r (column-major): the kept eigenvectors */
+  double *lam;        /* n eigenvalues, ascending (dsterf) */
+  double *lamz;       /* the kept eigenvalues, ascending (dstemr) */
+  double *td, *te, *td2, *te2, *tau; /* tridiagonal and reflectors */
+  lapack_int *isuppz;
+  double *F1U;        /* n x r */
+  double *Q, *q;      /* n x d: H_l^-1 xc_l and M_p xc_p */
+  double *M;          /* n x d^2: M_p = sum_l f'_pl H_l^-1 */
+  double *W1, *W2, *B; /* r x d */
+  double *T;          /* n x d */
+  double *rows;       /* nthr x (PF_KERNEL_WORK + 1) n: kernel scratch */
+  double *lwork;
+  lapack_int *iwork;
+  lapack_int nlwork, nliwork;
+};
+
+int pf__blas_serial_begin(void)
+{
+  int old = openblas_get_num_threads();
+  if (old != 1) openblas_set_num_threads(1);
+  return old;
+}
+
+void pf__blas_serial_end(int old)
+{
+  if (old != 1) openblas_set_num_threads(old);
+}
+
+void pf__svmd_destroy(pf__svmd **pw)
+{
+  if (!pw || !*pw) return;
+  pf__svmd *w = *pw;
+  free(w->Xc);
+  free(w->nrm);
+  free(w->F);
+  free(w->F1);
+  free(w->A);
+  free(w->Z);
+  free(w->lam);
+  free(w->lamz);
+  free(w->td);
+  free(w->te);
+  free(w->td2);
+  free(w->te2);
+  free(w->tau);
+  free(w->isuppz);
+  free(w->F1U);
+  free(w->Q);
+  free(w->q);
+  free(w->M);
+  free(w->W1);
+  free(w->W2);
+  free(w->B);
+  free(w->T);
+  free(w->rows);
+  free(w->lwork);
+  free(w->iwork);
+  free(w);
+  *pw = NULL;
+}
+
+int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
+{
+  int rc = 0;
+  PF_CHECK(n >= 1 && d >= 1, PF_EINVAL, "svmd: n = %zu, d = %zu", n, d);
+  pf__svmd *w = calloc(1, sizeof *w);
+  PF_CHECK(w, PF_ENOMEM, "allocating the svmd workspace");
+  w->n = n;
+  w->d = d;
+  w->nthr = omp_get_max_threads();
+  const size_t nn = n * n, nd = n * d;
+  w->Xc = pf_alloc_doubles(nd);
+  w->nrm = pf_alloc_doubles(n);
+  w->F = pf_alloc_doubles(nn);
+  w->F1 = pf_alloc_doubles(nn);
+  w->A = pf_alloc_doubles(nn);
+  w->Z = pf_alloc_doubles(nn);
+  w->lam = pf_alloc_doubles(n);
+  w->lamz = pf_alloc_doubles(n);
+  w->td = pf_alloc_doubles(n);
+  w->te = pf_alloc_doubles(n);
+  w->td2 = pf_alloc_doubles(n);
+  w->te2 = pf_alloc_doubles(n);
+  w->tau = pf_alloc_doubles(n);
+  w->isuppz = calloc(2 * n, sizeof(lapack_int));
+  w->F1U = pf_alloc_doubles(nn);
+  w->Q = pf_alloc_doubles(nd);
+  w->q = pf_alloc_doubles(nd);
+  w->M = pf_alloc_doubles(nd * d);
+  w->W1 = pf_alloc_doubles(nd);
+  w->W2 = pf_alloc_doubles(nd);
+  w->B = pf_alloc_doubles(nd);
+  w->T = pf_alloc_doubles(nd);
+  w->rows = pf_alloc_doubles((size_t)w->nthr * (PF_KERNEL_WORK + 1) * n);
+  PF_CHECK_GOTO(rc, w->Xc && w->nrm && w->F && w->F1 && w->A && w->lam &&
+                        w->Z && w->lamz && w->td && w->te && w->td2 &&
+                        w->te2 && w->tau && w->isuppz &&
+                        w->F1U && w->Q && w->q && w->M && w->W1 && w->W2 &&
+                        w->B && w->T && w->rows,
+                PF_ENOMEM, fail,
+                "allocating the svmd workspace (n = %zu, d = %zu)", n, d);
+  /* Only the leading r eigenvectors are needed and r is known only from
+   * the eigenvalues, so: tridiagonalize (dsytrd), every eigenpair of the
+   * tridiagonal matrix (MRRR, dstemr: O(n^2)), then back-transform only the
+   * r kept vectors (dormtr, 2 n^2 r instead of dsyevd's ~n^3 after the
+   * reduction).  Workspaces are the maxima of the three queries. */
+  double wq = 0.0, wq2 = 0.0, wq3 = 0.0;
+  lapack_int iwq = 0, m = 0, tryrac = 1;
+  const lapack_int N = (lapack_int)n;
+  lapack_int info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'L', N, w->A, N,
+                                        w->td, w->te, w->tau, &wq, -1);
+  if (info == 0)
+    info = LAPACKE_dstemr_work(LAPACK_COL_MAJOR, 'V', 'A', N, w->td, w->te,
+                               0.0, 0.0, 1, N, &m, w->lamz, w->Z, N, N,
+                               w->isuppz, &tryrac, &wq2, -1, &iwq, -1);
+  if (info == 0)
+    info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', N, N, w->A,
+                               N, w->tau, w->Z, N, &wq3, -1);
+  PF_CHECK_GOTO(rc, info == 0, PF_ELINALG, fail,
+                "svmd: eigensolver workspace query failed (info %d)",
+                (int)info);
+  if (wq2 > wq) wq = wq2;
+  if (wq3 > wq) wq = wq3;
+  w->nlwork = (lapack_int)wq + 1;
+  w->nliwork = iwq + 1;
+  w->lwork = pf_alloc_doubles((size_t)w->nlwork);
+  w->iwork = calloc((size_t)w->nliwork, sizeof(lapack_int));
+  PF_CHECK_GOTO(rc, w->lwork && w->iwork, PF_ENOMEM, fail,
+                "allocating the eigensolver workspace");
+  *out = w;
+  return 0;
+fail:
+  pf__svmd_destroy(&w);
+  return rc;
+}
+
+/* out = M v for a d x d row-major M. */
+static void matvec(size_t d, const double *M, const double *v, double *out)
+{
+  for (size_t a = 0; a < d; a++) {
+    const double *Ma = M + a * d;
+    double acc = 0.0;
+    for (size_t b = 0; b < d; b++) acc += Ma[b] * v[b];
+    out[a] = acc;
+  }
+}
+
+/* F = k(x_i, x_j), F1 = dk/dr2 with r2 from dot products of centered
+ * points (one GEMM), the diagonal exactly r2 = 0. */
+static void gram(pf__svmd *w, const pf_kernel *k, const double *X)
+{
+  const size_t n = w->n, d = w->d;
+  double *Xc = w->Xc;
+  for (size_t c = 0; c < d; c++) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m += X[i * d + c];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) Xc[i * d + c] = X[i * d + c] - m;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double s = 0.0;
+    for (size_t c = 0; c < d; c++) s += Xc[i * d + c] * Xc[i * d + c];
+    w->nrm[i] = s;
+  }
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)d,
+              1.0, Xc, (int)d, Xc, (int)d, 0.0, w->A, (int)n);
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t i = 0; i < n; i++) {
+    double *r2 = w->rows + (size_t)omp_get_thread_num() *
+                               (PF_KERNEL_WORK + 1) * n;
+    const double *dot = w->A + i * n;
+    for (size_t j = 0; j < n; j++) {
+      double v = w->nrm[i] + w->nrm[j] - 2.0 * dot[j];
+      r2[j] = v > 0.0 ? v : 0.0;
+    }
+    r2[i] = 0.0;
+    pf_kernel_eval(k, n, r2, w->F + i * n, w->F1 + i * n, NULL, r2 + n);
+  }
+}
+
+int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
+                       const double *S, const double *H, const double *Hinv,
+                       double jitter, double tau, double *g, size_t *rank)
+{
+  const size_t n = w->n, d = w->d, dd = d * d;
+  const int old = pf__blas_serial_begin();
+  gram(w, k, X);
+  memcpy(w->A, w->F, n * n * sizeof(double));
+  for (size_t i = 0; i < n; i++) w->A[i * n + i] += jitter;
+  const lapack_int NL = (lapack_int)n;
+  lapack_int info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'L', NL, w->A, NL,
+                                        w->td, w->te, w->tau, w->lwork,
+                                        w->nlwork);
+  /* All eigenpairs of the tridiagonal matrix by MRRR (dstemr, range 'A':
+   * dqds eigenvalues and O(n) per vector; a subset by index would switch
+   * to bisection, several times slower here); only the kept r vectors are
+   * back-transformed below. */
+  lapack_int m = 0, tryrac = 1;
+  if (info == 0) {
+    memcpy(w->td2, w->td, n * sizeof(double));
+    memcpy(w->te2, w->te, n * sizeof(double));
+    info = LAPACKE_dstemr_work(LAPACK_COL_MAJOR, 'V', 'A', NL, w->td2,
+                               w->te2, 0.0, 0.0, 1, NL, &m, w->lam, w->Z, NL,
+                               NL, w->isuppz, &tryrac, w->lwork, w->nlwork,
+                               w->iwork, w->nliwork);
+    if (info == 0 && (size_t)m != n) info = -1000;
+  }
+  if (info != 0) {
+    pf__blas_serial_end(old);
+    PF_RAISE(PF_ELINALG, "svmd: the Gram eigendecomposition failed (LAPACK "
+             "info %d)", (int)info);
+  }
+  /* r = 1 + #{cumulative normalized mass < tau}, descending order, positive
+   * eigenvalues only. */
+  double total = 0.0;
+  for (size_t j = 0; j < n; j++) total += w->lam[j];
+  size_t r = 0;
+  double cum = 0.0;
+  for (size_t j = 0; j < n; j++) {
+    const double l = w->lam[n - 1 - j];
+    if (!(l > 0.0)) break;
+    r++;
+    cum += l;
+    if (!(cum / total < tau)) break;
+  }
+  if (r == 0) {
+    pf__blas_serial_end(old);
+    PF_RAISE(PF_ELINALG, "svmd: the Gram matrix has no positive eigenvalue "
+             "(largest %g); use a positive jitter", w->lam[n - 1]);
+  }
+  info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', NL,
+                             (lapack_int)r, w->A, NL, w->tau,
+                             w->Z + (n - r) * n, NL, w->lwork, w->nlwork);
+  if (info != 0) {
+    pf__blas_serial_end(old);
+    PF_RAISE(PF_ELINALG, "svmd: the Gram eigenvectors failed (LAPACK info "
+             "%d)", (int)info);
+  }
+  *rank = r;
+  /* Column-major eigenvectors, ascending: the last r columns are the kept
+   * ones, i.e. Ut (r x n, row-major) with row i <-> lam[n - r + i]. */
+  const double *Ut = w->Z + (n - r) * n, *lr = w->lam + (n - r);
+  const int N = (int)n, D = (int)d, R = (int)r;
+
+  /* W1 = (F' U)^T [H_l^-1 xc_l]. */
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, R, N, 1.0, w->F1, N,
+              Ut, N, 0.0, w->F1U, R);
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t l = 0; l < n; l++)
+    matvec(d, Hinv + l * dd, w->Xc + l * d, w->Q + l * d);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, D, N, 1.0, w->F1U,
+              R, w->Q, D, 0.0, w->W1, D);
+  /* W2 = U^T [M_p xc_p], M_p = sum_l f'_pl H_l^-1 (F' is symmetric). */
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, (int)dd, N, 1.0,
+              w->F1, N, Hinv, (int)dd, 0.0, w->M, (int)dd);
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t p = 0; p < n; p++)
+    matvec(d, w->M + p * dd, w->Xc + p * d, w->q + p * d);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, N, 1.0, Ut, N,
+              w->q, D, 0.0, w->W2, D);
+  /* B = diag(sqrt mu) (U^T S + W / sqrt n), W / sqrt n = (2 / lambda)
+   * (W1 - W2); T = U B. */
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, N, 1.0, Ut, N,
+              S, D, 0.0, w->B, D);
+  for (size_t j = 0; j < r; j++) {
+    const double c = 2.0 / lr[j], sm = sqrt(lr[j] / (double)n);
+    double *b = w->B + j * d;
+    const double *a1 = w->W1 + j * d, *a2 = w->W2 + j * d;
+    for (size_t c2 = 0; c2 < d; c2++) b[c2] = sm * (b[c2] + c * (a1[c2] - a2[c2]));
+  }
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, R, 1.0, Ut, N,
+              w->B, D, 0.0, w->T, D);
+  /* g = U diag(sqrt mu) U^T [H_m T_m]. */
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t m = 0; m < n; m++)
+    matvec(d, H + m * dd, w->T + m * d, w->Q + m * d);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, N, 1.0, Ut, N,
+              w->Q, D, 0.0, w->B, D);
+  for (size_t j = 0; j < r; j++) {
+    const double sm = sqrt(lr[j] / (double)n);
+    for (size_t c2 = 0; c2 < d; c2++) w->B[j * d + c2] *= sm;
+  }
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, R, 1.0, Ut, N,
+              w->B, D, 0.0, g, D);
+  pf__blas_serial_end(old);
+  return 0;
+}
+
+/* ---- the svmd sampler --------------------------------------------------- */
+
+static const char *const svmd_info[] = {"step_size", "rank", "bandwidth",
+                                        "backoffs"};
+
+typedef struct svmd {
+  pf_target *t;
+  const pf_domain *dom;
+  const pf_mirror_ops *mir;
+  const void *mctx;
+  size_t n, d;
+  double tau, jitter;
+  pf_nonfinite_policy policy;
+  long long max_backoff;
+  double backoffs;
+  pf_kernel *k;
+  pf__opt *opt;
+  pf__svmd *w;
+  double *E, *Ep, *Xp, *lpp, *Sp; /* eta; proposal's eta, theta, logp, s */
+  double *H, *Hinv;               /* n x d x d */
+  double *g;
+  int nthr;
+  size_t wlen;
+  double *work; /* nthr x (wlen + d) */
+} svmd;
+
+static void svmd_destroy(void *state)
+{
+  svmd *s = state;
+  if (!s) return;
+  pf_kernel_destroy(&s->k);
+  pf__opt_destroy(&s->opt);
+  pf__svmd_destroy(&s->w);
+  free(s->E);
+  free(s->Ep);
+  free(s->Xp);
+  free(s->lpp);
+  free(s->Sp);
+  free(s->H);
+  free(s->Hinv);
+  free(s->g);
+  free(s->work);
+  free(s);
+}
+
+static int svmd_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
+                       void **state)
+{
+  int rc = 0;
+  svmd *s = calloc(1, sizeof *s);
+  PF_CHECK(s, PF_ENOMEM, "allocating the svmd sampler");
+  s->t = t;
+  s->dom = pf_target_domain(t);
+  s->mir = pf_domain_mirror(s->dom);
+  s->mctx = pf_domain_ctx(s->dom);
+  s->n = n;
+  s->d = d;
+  if (!s->mir) {
+    rc = pf__config_raise(cfg, "name", PF_ECONFIG, __FILE__, __LINE__,
+                          "svmd needs a target whose domain has a mirror "
+                          "map; domain '%s' has none",
+                          pf_domain_name(s->dom));
+    goto fail;
+  }
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "eigen_threshold", &s->tau), fail);
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "jitter", &s->jitter), fail);
+  PF_TRY_GOTO(rc, pf_sampler_policy(cfg, &s->policy), fail);
+  PF_TRY_GOTO(rc, pf_cfg_int(cfg, "max_backoff", &s->max_backoff), fail);
+  PF_TRY_GOTO(rc, pf_kernel_create(pf_node_get(cfg, "kernel"), n, &s->k),
+              fail);
+  PF_TRY_GOTO(rc, pf__opt_create(cfg, n, d, &s->opt), fail);
+  PF_TRY_GOTO(rc, pf__svmd_create(n, d, &s->w), fail);
+  const size_t nd = n * d;
+  s->E = pf_alloc_doubles(nd);
+  s->Ep = pf_alloc_doubles(nd);
+  s->Xp = pf_alloc_doubles(nd);
+  s->Sp = pf_alloc_doubles(nd);
+  s->g = pf_alloc_doubles(nd);
+  s->lpp = pf_alloc_doubles(n);
+  s->H = pf_alloc_doubles(nd * d);
+  s->Hinv = pf_alloc_doubles(nd * d);
+  s->nthr = omp_get_max_threads();
+  s->wlen = pf_domain_work_len(s->dom) + 1;
+  s->work = pf_alloc_doubles((size_t)s->nthr * (s->wlen + 2 * d));
+  PF_CHECK_GOTO(rc, s->E && s->Ep && s->Xp && s->Sp && s->g && s->lpp &&
+                        s->H && s->Hinv && s->work,
+                PF_ENOMEM, fail, "allocating svmd buffers (n = %zu, d = %zu)",
+                n, d);
+  *state = s;
+  return 0;
+fail:
+  svmd_destroy(s);
+  return rc;
+}
+
+static int svmd_init(void *state, pf_particles *p)
+{
+  svmd *s = state;
+  const size_t n = s->n, d = s->d;
+  int rc = 0;
+#pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : rc)
+  for (size_t i = 0; i < n; i++) {
+    double *wk = s->work + (size_t)omp_get_thread_num() * (s->wlen + 2 * d);
+    int r = s->mir->grad_psi(s->mctx, p->x + i * d, s->E + i * d, wk);
+    if (r < rc) rc = r;
+  }
+  PF_TRY(rc);
+  PF_TRY(pf_target_logp_grad_dual(s->t, n, s->E, p->x, p->logp, p->grad));
+  size_t bad = pf_particles_find_nonfinite(p);
+  PF_CHECK(bad == n, PF_ENONFINITE,
+           "svmd: initial particle %zu has a non-finite dual log density or "
+           "score", bad);
+  return 0;
+}
+
+/* hess psi and its inverse at every particle, as explicit symmetric
+ * matrices: column c is the map applied to e_c. */
+static int build_metrics(svmd *s, const double *X)
+{
+  const size_t n = s->n, d = s->d, dd = d * d;
+  int rc = 0;
+#pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : rc)
+  for (size_t i = 0; i < n; i++) {
+    double *wk = s->work + (size_t)omp_get_thread_num() * (s->wlen + 2 * d);
+    double *e = wk + s->wlen, *col = e + d;
+    const double *x = X + i * d;
+    memset(e, 0, d * sizeof(double));
+    for (size_t c = 0; c < d; c++) {
+      e[c] = 1.0;
+      int r1 = s->mir->hess_psi_vec(s->mctx, x, e, col, wk);
+      for (size_t a = 0; a < d; a++) s->H[i * dd + a * d + c] = col[a];
+      int r2 = s->mir->hess_psi_inv_vec(s->mctx, x, e, col, wk);
+      for (size_t a = 0; a < d; a++) s->Hinv[i * dd + a * d + c] = col[a];
+      e[c] = 0.0;
+      if (r1 < rc) rc = r1;
+      if (r2 < rc) rc = r2;
+    }
+  }
+  return rc;
+}
+
+static int all_finite(const double *v, size_t m)
+{
+  for (size_t i = 0; i < m; i++)
+    if (!isfinite(v[i])) return 0;
+  return 1;
+}
+
+static int svmd_step(void *state, long iter, pf_particles *p, double *info)
+{
+  svmd *s = state;
+  const size_t n = s->n, d = s->d, nd = n * d;
+  size_t r = 0;
+  PF_TRY(pf_kernel_fit(s->k, n, d, p->x));
+  PF_TRY(build_metrics(s, p->x));
+  PF_TRY(pf__svmd_direction(s->w, s->k, p->x, p->grad, s->H, s->Hinv,
+                            s->jitter, s->tau, s->g, &r));
+  PF_CHECK(all_finite(s->g, nd), PF_ENONFINITE,
+           "svmd: iteration %ld: the direction is not finite (a particle at "
+           "the domain's boundary?)", iter);
+  double lr = pf__opt_lr(s->opt);
+  for (long long tries = 0;; tries++) {
+    lr = pf__opt_lr(s->opt);
+    pf__opt_propose(s->opt, s->E, s->g, s->Ep);
+    PF_TRY(pf_target_logp_grad_dual(s->t, n, s->Ep, s->Xp, s->lpp, s->Sp));
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++)
+      if (!isfinite(s->lpp[i]) || !all_finite(s->Ep + i * d, d) ||
+          !all_finite(s->Xp + i * d, d) || !all_finite(s->Sp + i * d, d))
+        bad = i;
+    if (bad == n) break;
+    if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
+      PF_RAISE(PF_ENONFINITE,
+               "svmd: iteration %ld: particle %zu reached a non-finite "
+               "position, log density or score with step size %g%s",
+               iter, bad, lr,
+               s->policy == PF_NONFINITE_ABORT
+                   ? " (on_nonfinite: abort; the last good state is kept)"
+                   : " after the maximum number of step-size halvings");
+    pf__opt_set_lr(s->opt, 0.5 * lr);
+    s->backoffs += 1.0;
+  }
+  pf__opt_commit(s->opt);
+  memcpy(s->E, s->Ep, nd * sizeof(double));
+  memcpy(p->x, s->Xp, nd * sizeof(double));
+  memcpy(p->grad, s->Sp, nd * sizeof(double));
+  memcpy(p->logp, s->lpp, n * sizeof(double));
+  info[0] = lr;
+  info[1] = (double)r;
+  info[2] = pf_kernel_bandwidth(s->k);
+  info[3] = s->backoffs;
+  return 0;
+}
+
+static const pf_param svmd_params[] = {
+    {"kernel", PF_P_PLUGIN, "{name: imq, bandwidth: median}", NULL,
+     "scalar kernel on the primal points (see `pflow list kernels`); a "
+     "median bandwidth is refitted every step", 0, NULL, &pf_kernels},
+    PF__SVMD_PARAM_TAU("0.98"),
+    PF__SVMD_PARAM_JITTER("1e-5"),
+    PF__OPT_PARAMS("rmsprop", "0.1"),
+    {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+
+const pf_sampler_ops pf_sampler_svmd = {
+    .base = {"svmd",
+             "Stein variational mirror descent (Shi, Liu & Mackey 2022): "
+             "adaptive matrix kernel from the Gram eigendecomposition, steps "
+             "in the mirror map's dual coordinates",
+             svmd_params},
+    .example = "{name: svmd, n_particles: 100, n_iter: 300, optimizer: "
+               "plain, step_size: 0.1}",
+    .info_names = svmd_info,
+    .n_info = sizeof svmd_info / sizeof svmd_info[0],
+    .create = svmd_create,
+    .destroy = svmd_destroy,
+    .init = svmd_init,
+    .step = svmd_step,
+};
