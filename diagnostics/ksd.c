@@ -53,6 +53,10 @@ static int ksd_create(const pf_node *cfg, const pf_diag_env *env, void **ctx)
 {
   int rc = 0;
   const pf_node *sec = pf_node_get(cfg, "ksd");
+  if (env->target && !pf_target_has_density(env->target))
+    PF_CFG_RAISE(cfg, "metrics", PF_ECONFIG,
+                 "metric 'ksd' needs the target's score; target '%s' is known "
+                 "only by samples", pf_target_ops_of(env->target)->base.name);
   ksd *s = calloc(1, sizeof *s);
   PF_CHECK(s, PF_ENOMEM, "allocating the ksd diagnostic");
   s->target = env->target;

@@ -115,6 +115,15 @@ const char *pf_target_sample_method(pf_target *t)
 
 const pf_domain *pf_target_domain(const pf_target *t) { return t->domain; }
 
+int pf_target_samples(pf_target *t, const double **X, size_t *m)
+{
+  PF_CHECK(t->ops->samples, PF_ENOTSUP,
+           "target '%s' has a density, not a sample set", t->ops->base.name);
+  return t->ops->samples(t->ctx, X, m);
+}
+
+int pf_target_has_density(const pf_target *t) { return !t->ops->samples; }
+
 int pf_target_logp_grad_dual(pf_target *t, size_t n, const double *Eta,
                              double *X, double *logp, double *grad)
 {

@@ -53,6 +53,15 @@ typedef struct pf_target_ops {
    * logp_grad and the mirror map is used.  logp or grad may be NULL. */
   int (*logp_grad_dual)(void *ctx, size_t n, const double *Eta, double *X,
                         double *logp, double *grad);
+  /* Optional: the target is known by a sample set, not a density (an
+   * empirical distribution, targets/empirical.c).  *X receives its m x dim
+   * points (row-major, owned by ctx, valid while the target lives).  A
+   * target with this op has NO density: its logp_grad returns log p = 0 and
+   * score 0 everywhere (a flat placeholder, so the generic initialization
+   * and the runner work); density-based code (KSD, Langevin, SVGD) must
+   * check pf_target_has_density.  Flows toward samples (mmd_flow) read the
+   * set through pf_target_samples. */
+  int (*samples)(void *ctx, const double **X, size_t *m);
 } pf_target_ops;
 
 typedef struct pf_target pf_target;
@@ -78,6 +87,14 @@ int pf_target_log_z(pf_target *t, double *out);
 /* "exact", "rejection" or "gibbs" (see pf_target_ops.sample_method); NULL
  * when the target has no sampler. */
 const char *pf_target_sample_method(pf_target *t);
+
+/* The sample set of a target known by samples (see pf_target_ops.samples):
+ * *X (m x dim, owned by the target) and *m.  PF_ENOTSUP for density
+ * targets. */
+int pf_target_samples(pf_target *t, const double **X, size_t *m);
+/* 1 when logp_grad is a real (unnormalized) log density, 0 for a target
+ * known only by samples. */
+int pf_target_has_density(const pf_target *t);
 
 /* The target's domain (never NULL; owned by the target). */
 const pf_domain *pf_target_domain(const pf_target *t);
