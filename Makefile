@@ -26,7 +26,7 @@ CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
 LDLIBS_ALL = $(LDSAN) -rdynamic -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
              -ldl $(LDLIBS)
 
-LIB_DIRS = core domains targets kernels samplers diagnostics io
+LIB_DIRS = core domains targets kernels samplers diagnostics io nn
 LIB_SRC = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC = $(wildcard cli/*.c)
@@ -102,9 +102,18 @@ $(BUILD)/bench/bench_pairwise: bench/bench_pairwise.c $(BUILD)/libpflow.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
 
+$(BUILD)/bench/bench_svgd: bench/bench_svgd.c $(BUILD)/libpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
+$(BUILD)/bench/bench_svmd: bench/bench_svmd.c $(BUILD)/libpflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpflow.a $(LDLIBS_ALL)
+
 bench:
 	@sh scripts/deps.sh bench
-	$(MAKE) all $(BUILD)/bench/bench_core $(BUILD)/bench/bench_pairwise
+	$(MAKE) all $(BUILD)/bench/bench_core $(BUILD)/bench/bench_pairwise \
+	  $(BUILD)/bench/bench_svgd $(BUILD)/bench/bench_svmd
 	BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) sh bench/run
 
 clean:

@@ -456,6 +456,7 @@ static int write_posterior(run *r)
   PF_TRY(pf_h5_dim(h, "sample_stats", "draw", r->p->n, 0));
   PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &v));
   PF_TRY(pf_h5_var_write(v, r->p->logp));
+  if (r->sops->write_output) PF_TRY(r->sops->write_output(r->sstate, h));
   return 0;
 }
 

@@ -8,7 +8,15 @@ extern const pf_sampler_ops pf_sampler_preconditioned;
 extern const pf_sampler_ops pf_sampler_projected_langevin;
 extern const pf_sampler_ops pf_sampler_reflected_langevin;
 extern const pf_sampler_ops pf_sampler_mirror_langevin;
+extern const pf_sampler_ops pf_sampler_pis;
+extern const pf_sampler_ops pf_sampler_dis;
+extern const pf_sampler_ops pf_sampler_svgd;
+extern const pf_sampler_ops pf_sampler_projected_svgd;
+extern const pf_sampler_ops pf_sampler_msvgd;
+extern const pf_sampler_ops pf_sampler_svmd;
 extern const pf_sampler_ops pf_sampler_reflected_sde;
+extern const pf_sampler_ops pf_sampler_mmd_flow;
+extern const pf_sampler_ops pf_sampler_mmd_flow_multilevel;
 
 static const pf_plugin *const items[] = {
     &pf_sampler_ula.base,
@@ -17,7 +25,15 @@ static const pf_plugin *const items[] = {
     &pf_sampler_projected_langevin.base,
     &pf_sampler_reflected_langevin.base,
     &pf_sampler_mirror_langevin.base,
+    &pf_sampler_pis.base,
+    &pf_sampler_dis.base,
+    &pf_sampler_svgd.base,
+    &pf_sampler_projected_svgd.base,
+    &pf_sampler_msvgd.base,
+    &pf_sampler_svmd.base,
     &pf_sampler_reflected_sde.base,
+    &pf_sampler_mmd_flow.base,
+    &pf_sampler_mmd_flow_multilevel.base,
 };
 
 const pf_registry pf_samplers = {"sampler", "samplers", items,

@@ -14,6 +14,7 @@ extern const pf_target_ops pf_target_dirichlet;
 extern const pf_target_ops pf_target_quadratic_simplex;
 extern const pf_target_ops pf_target_uniform;
 extern const pf_target_ops pf_target_truncated_gaussian;
+extern const pf_target_ops pf_target_empirical;
 
 static const pf_plugin *const items[] = {
     &pf_target_gaussian.base,
@@ -28,6 +29,7 @@ static const pf_plugin *const items[] = {
     &pf_target_quadratic_simplex.base,
     &pf_target_uniform.base,
     &pf_target_truncated_gaussian.base,
+    &pf_target_empirical.base,
 };
 
 const pf_registry pf_targets = {"target", "targets", items,

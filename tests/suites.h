@@ -26,7 +26,12 @@
   X(kernels)             \
   X(pair_diagnostics)    \
   X(reference)           \
-  X(cli)
+  X(cli)                 \
+  X(nn)                  \
+  X(pathspace)           \
+  X(svmd)                \
+  X(mmd_flow)            \
+  X(svgd)
 
 /* Weak so the runner links while a suite is being written; a missing suite
  * is reported as a failure by the runner. */

@@ -22,6 +22,8 @@ extern "C" {
  * posterior instead of the final particle set. */
 #define PF_SAMPLER_CHAINS 1u
 
+struct pf_h5; /* include/pflow/io.h */
+
 typedef struct pf_sampler_ops {
   pf_plugin base;
   /* A sampler section for the conformance tests (YAML flow mapping). */
@@ -50,6 +52,11 @@ typedef struct pf_sampler_ops {
   const char *const *chain_stat_names;
   size_t n_chain_stats;
   int (*chain_stats)(const void *state, double *out);
+  /* Optional: write sampler-specific outputs into the run's file after
+   * /posterior and /sample_stats (final-particle runs only), e.g. the
+   * learned samplers' /sample_stats/log_weight (chain, draw) and trained
+   * parameters.  Called once, also after a failed or interrupted run. */
+  int (*write_output)(void *state, struct pf_h5 *h);
 } pf_sampler_ops;
 
 /* Parameters every sampler accepts (n_particles, n_iter, init...). */
