@@ -17,7 +17,6 @@
 
 #include "pf_test.h"
 #include "pflow/rng.h"
-#include "pflow/vmath.h"
 
 #define U128(hi, lo) (((pf_u128)(hi) << 64) | (pf_u128)(lo))
 #define HI(x) ((unsigned long long)((x) >> 64))
@@ -352,14 +351,159 @@ static int test_uniform_edges(void)
                 "open uniform of 2^64-1 stays below 1 (n=%zu): %a", n,
                 buf[0]);
   }
-  /* Box-Muller of the extremes stays finite. */
-  next_from_state(&r, zero);
-  pf_rng_normal(&r, 2, buf);
-  PF_T_ASSERT(isfinite(buf[0]) && isfinite(buf[1]), "normal of u = 2^-54");
+  /* Ziggurat of the extremes: output 0 is layer 0, sign +, m = 0 -> +0;
+   * output 2^64 - 1 is the top layer, sign -, m = 2^53 - 1: a wedge that
+   * takes further outputs; both finite, through both call paths. */
+  for (size_t n = 1; n <= 16; n += 15) {
+    next_from_state(&r, zero);
+    pf_rng_normal(&r, n, buf);
+    PF_T_ASSERT(buf[0] == 0.0 && !signbit(buf[0]), "normal of output 0 "
+                "(n=%zu): %a", n, buf[0]);
+    next_from_state(&r, ones);
+    pf_rng_normal(&r, n, buf);
+    PF_T_ASSERT(isfinite(buf[0]), "normal of output 2^64-1 (n=%zu): %g", n,
+                buf[0]);
+  }
   return 0;
 }
 
-/* ---- normals ----------------------------------------------------------- */
+
+/* ---- normals: the ziggurat -------------------------------------------- */
+
+/* x_k, f_k of core/rng.c. */
+#define ZX pf__zig_x
+#define ZF pf__zig_f
+#define ZN PF__ZIG_LAYERS
+
+/* The tables define 256 layers of equal area v under f(x) = exp(-x^2/2):
+ * the base strip r f(r) + tail area, and rectangles x_k (f_(k+1) - f_k).
+ * Checked against erfc in double to a relative 1e-13 (the tables are
+ * exact to double rounding; recomputing the areas in double loses a few
+ * ulps). */
+static int test_ziggurat_tables(void)
+{
+  const double r = ZX[1];
+  const double v = r * exp(-0.5 * r * r) + sqrt(M_PI / 2) * erfc(r / sqrt(2.0));
+  PF_T_NEAR(r, 3.6541528853610088, 1e-15);
+  PF_T_NEAR(ZX[0] * exp(-0.5 * r * r) / v, 1.0, 1e-14);
+  PF_T_ASSERT(ZX[ZN] == 0.0 && ZF[ZN] == 1.0, "x_256 = 0, f_256 = 1");
+  for (int k = 0; k <= ZN; k++) {
+    if (k < ZN) PF_T_ASSERT(ZX[k + 1] < ZX[k], "x decreasing at %d", k);
+    /* f_k is f(x_k) for the exact x_k: the rounding of x_k moves f by a
+     * relative x^2 2^-53 */
+    PF_T_NEAR(ZF[k], exp(-0.5 * ZX[k] * ZX[k]),
+              4e-16 * (1 + ZX[k] * ZX[k]) * ZF[k]);
+  }
+  for (int k = 1; k < ZN; k++)
+    PF_T_ASSERT(fabs(ZX[k] * (ZF[k + 1] - ZF[k]) / v - 1) < 1e-13,
+                "layer %d area %.17g, v %.17g", k, ZX[k] * (ZF[k + 1] - ZF[k]),
+                v);
+  return 0;
+}
+
+/* The documented algorithm, written out one output at a time from
+ * pf_rng_next and the two published tables; it counts which path each
+ * output takes. */
+typedef struct zig_counts {
+  long words, rect, tail, tail_rounds, wedge_acc, wedge_rej;
+} zig_counts;
+
+static double ref_normal(pf_rng *r, zig_counts *c)
+{
+  for (;;) {
+    uint64_t w = pf_rng_next(r);
+    c->words++;
+    unsigned k = (unsigned)(w & 255);
+    double sgn = (w >> 8) & 1 ? -1.0 : 1.0;
+    double z = (double)(w >> 11) * 0x1p-53 * ZX[k];
+    if (z < ZX[k + 1]) {
+      c->rect++;
+      return sgn * z;
+    }
+    if (k == 0) {
+      double a, b;
+      c->tail++;
+      do {
+        c->tail_rounds++;
+        a = -log(ref_open(pf_rng_next(r))) / ZX[1];
+        b = -log(ref_open(pf_rng_next(r)));
+        c->words += 2;
+      } while (!(b + b > a * a));
+      return sgn * (ZX[1] + a);
+    }
+    double y = ZF[k] + ref_uniform(pf_rng_next(r)) * (ZF[k + 1] - ZF[k]);
+    c->words++;
+    if (y < exp(-0.5 * z * z)) {
+      c->wedge_acc++;
+      return sgn * z;
+    }
+    c->wedge_rej++;
+  }
+}
+
+/* pf_rng_normal equals the reference bit for bit, and leaves the generator
+ * where the reference does, over 2^20 normals in calls of mixed sizes (so
+ * slow paths fall on group and call boundaries).  The path counts of the
+ * reference are checked against their probabilities per output (binomial,
+ * 5 standard errors), which also proves the wedge, wedge-rejection and
+ * tail paths ran:
+ *   P(rectangle) = (1/256) sum_k x_(k+1) / x_k,
+ *   P(tail)      = (1/256) (tail area) / v,
+ *   P(wedge)     = 1 - P(rectangle) - P(tail). */
+static int test_normal_reference_paths(void)
+{
+  enum { N = 1 << 20 };
+  static double lib[N], ref[N];
+  static const size_t sizes[] = {1, 2, 3, 5, 7, 8, 9, 13, 64, 100, 1000, 4099};
+  pf_rng a, b;
+  pf_rng_stream(&a, 424242, 3);
+  b = a;
+  zig_counts c = {0};
+  size_t at = 0;
+  for (size_t q = 0; at < N; q++) {
+    size_t m = sizes[q % (sizeof sizes / sizeof sizes[0])];
+    if (m > N - at) m = N - at;
+    pf_rng_normal(&a, m, lib + at);
+    for (size_t j = 0; j < m; j++) ref[at + j] = ref_normal(&b, &c);
+    at += m;
+    PF_T_ASSERT(a.state == b.state, "generator state differs after %zu "
+                "normals", at);
+  }
+  for (size_t j = 0; j < N; j++)
+    PF_T_ASSERT(memcmp(&lib[j], &ref[j], sizeof lib[j]) == 0,
+                "normal %zu: %a, reference %a", j, lib[j], ref[j]);
+  /* One call of all N from the same start agrees too. */
+  pf_rng_stream(&a, 424242, 3);
+  pf_rng_normal(&a, N, lib);
+  PF_T_ASSERT(memcmp(lib, ref, sizeof lib) == 0 && a.state == b.state,
+              "one call of %d differs from split calls", N);
+
+  const double r = ZX[1];
+  const double v = r * exp(-0.5 * r * r) + sqrt(M_PI / 2) * erfc(r / sqrt(2.0));
+  double p_rect = 0;
+  for (int k = 0; k < ZN; k++) p_rect += ZX[k + 1] / ZX[k];
+  p_rect /= ZN;
+  const double p_tail = sqrt(M_PI / 2) * erfc(r / sqrt(2.0)) / v / ZN;
+  const double p_wedge = 1 - p_rect - p_tail;
+  const long wedges = c.wedge_acc + c.wedge_rej;
+  const double W = (double)(c.rect + c.tail + wedges); /* layer draws */
+  PF_T_ASSERT(c.words == c.rect + c.tail + 2 * wedges + 2 * c.tail_rounds,
+              "outputs per path");
+  if (getenv("PF_TEST_VERBOSE"))
+    printf("    ziggurat: %ld outputs, %.0f layer draws: rect %ld (p %.5f), "
+           "wedge %ld acc / %ld rej (p %.5f), tail %ld (p %.3g) in %ld "
+           "rounds\n", c.words, W, c.rect, p_rect, c.wedge_acc, c.wedge_rej,
+           p_wedge, c.tail, p_tail, c.tail_rounds);
+  PF_T_ASSERT(c.rect + c.wedge_acc + c.tail == N, "one accept per normal");
+  PF_T_NEAR(c.rect / W, p_rect, 5 * sqrt(p_rect * (1 - p_rect) / W));
+  PF_T_NEAR(wedges / W, p_wedge, 5 * sqrt(p_wedge * (1 - p_wedge) / W));
+  PF_T_NEAR(c.tail / W, p_tail, 5 * sqrt(p_tail * (1 - p_tail) / W));
+  PF_T_ASSERT(c.wedge_acc > 0 && c.wedge_rej > 0 && c.tail > 0 &&
+                  c.tail_rounds > c.tail,
+              "paths not all exercised: wedge %ld/%ld tail %ld rounds %ld",
+              c.wedge_acc, c.wedge_rej, c.tail, c.tail_rounds);
+  return 0;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -367,17 +511,11 @@ static int cmp_double(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* n = 2^20 normals from one stream.  Raw moments about the known mean 0 of
- * a standard normal and their standard errors sqrt(Var(z^k) / n):
- *   E z   = 0,  Var z   = 1
- *   E z^2 = 1,  Var z^2 = E z^4 - 1 = 2
- *   E z^3 = 0,  Var z^3 = E z^6     = 15
- *   E z^4 = 3,  Var z^4 = E z^8 - 9 = 96
- * Tolerance: 5 standard errors.  The lag-1 product E z_k z_(k+1) = 0 with
- * variance 1 (this covers the two normals of one pair).  KS: the
+/* KS on n = 2^20 normals from one stream against the normal CDF: the
  * asymptotic critical value at level alpha is sqrt(-ln(alpha/2) / 2) /
- * sqrt(n), 1.949 / sqrt(n) at alpha = 1e-3. */
-static int test_normal_distribution(void)
+ * sqrt(n), 1.628 / sqrt(n) at alpha = 1 %.  Also the lag-1 product
+ * E z_k z_(k+1) = 0 with variance 1 (5 standard errors). */
+static int test_normal_ks(void)
 {
   enum { N = 1 << 20 };
   double *z = malloc(N * sizeof *z);
@@ -385,35 +523,10 @@ static int test_normal_distribution(void)
   pf_rng r;
   pf_rng_stream(&r, 2718281828ULL, 42);
   pf_rng_normal(&r, N, z);
-  double m1 = 0, m2 = 0, m3 = 0, m4 = 0, lag = 0;
-  int nonfinite = 0;
-  for (size_t i = 0; i < N; i++) {
-    double x = z[i], x2 = x * x;
-    if (!isfinite(x)) nonfinite++;
-    m1 += x;
-    m2 += x2;
-    m3 += x2 * x;
-    m4 += x2 * x2;
-    if (i + 1 < N) lag += x * z[i + 1];
-  }
   const double n = N;
-  m1 /= n, m2 /= n, m3 /= n, m4 /= n, lag /= n - 1;
-  int rc = 1;
-  if (nonfinite) {
-    fprintf(stderr, "    %d non-finite normals\n", nonfinite);
-    goto out;
-  }
-#define NEAR_OR_OUT(a, b, tol)                                             \
-  if (!(fabs((a) - (b)) <= (tol))) {                                       \
-    fprintf(stderr, "    %s:%d: %s = %.6g, expected %g +- %.3g\n", __FILE__, \
-            __LINE__, #a, (a), (double)(b), (double)(tol));                \
-    goto out;                                                              \
-  }
-  NEAR_OR_OUT(m1, 0.0, 5 * sqrt(1 / n));
-  NEAR_OR_OUT(m2, 1.0, 5 * sqrt(2 / n));
-  NEAR_OR_OUT(m3, 0.0, 5 * sqrt(15 / n));
-  NEAR_OR_OUT(m4, 3.0, 5 * sqrt(96 / n));
-  NEAR_OR_OUT(lag, 0.0, 5 * sqrt(1 / (n - 1)));
+  double lag = 0;
+  for (size_t i = 0; i + 1 < N; i++) lag += z[i] * z[i + 1];
+  lag /= n - 1;
   qsort(z, N, sizeof *z, cmp_double);
   double ks = 0;
   for (size_t i = 0; i < N; i++) {
@@ -422,42 +535,130 @@ static int test_normal_distribution(void)
     if (lo > ks) ks = lo;
     if (hi > ks) ks = hi;
   }
-  const double crit = 1.949 / sqrt(n);
-  if (getenv("PF_TEST_VERBOSE"))
-    printf("    normals: m1 %.3g m2 %.6f m3 %.3g m4 %.5f lag %.3g "
-           "KS %.3g (critical %.3g)\n", m1, m2, m3, m4, lag, ks, crit);
-  if (!(ks < crit)) {
-    fprintf(stderr, "    KS statistic %.4g >= %.4g\n", ks, crit);
-    goto out;
-  }
-  rc = 0;
-out:
   free(z);
-  return rc;
-#undef NEAR_OR_OUT
+  const double crit = 1.628 / sqrt(n);
+  if (getenv("PF_TEST_VERBOSE"))
+    printf("    normals: KS %.4g (1 %% critical %.4g), lag-1 %.3g\n", ks,
+           crit, lag);
+  PF_T_ASSERT(ks < crit, "KS statistic %.4g >= %.4g", ks, crit);
+  PF_T_NEAR(lag, 0.0, 5 * sqrt(1 / (n - 1)));
+  return 0;
+}
+
+/* NB = 2^27 normals of one stream, drawn in calls of 65521 (prime, so call
+ * ends fall everywhere in the four-output groups).  Checks, each with a
+ * tolerance of 5 Monte Carlo standard errors of a correct sampler:
+ *  - tail frequencies p = P(|z| > 3), P(|z| > 4), P(z > 5) from erfc,
+ *    standard error sqrt(p (1 - p) / NB);
+ *  - raw moments about the known mean 0 (mean, variance, skewness and
+ *    kurtosis, since sigma = 1), standard error sqrt(Var(z^k) / NB):
+ *      E z = 0 (Var 1), E z^2 = 1 (Var 2), E z^3 = 0 (Var 15),
+ *      E z^4 = 3 (Var 96);
+ *  - the fraction of negative draws, 1/2 (Var 1/4);
+ *  - chi-square of |z| over the 256 ziggurat layer bins [x_(k+1), x_k)
+ *    and the tail [r, inf) (where a wrong wedge or tail would show),
+ *    expected P = erfc(lo/sqrt2) - erfc(hi/sqrt2), against the 0.1 %
+ *    critical value of chi^2 with 255 degrees of freedom (Wilson-Hilferty:
+ *    330.5). */
+static int test_normal_tails_moments(void)
+{
+  enum { NB = 1 << 27, CH = 65521 };
+  double *z = malloc(CH * sizeof *z);
+  PF_T_ASSERT(z, "malloc");
+  static long bins[ZN];
+  memset(bins, 0, sizeof bins);
+  enum { GRID = 4096 };
+  static int cell[GRID + 1];
+  for (int g = 0, k = ZN - 1; g <= GRID; g++) {
+    double a0 = g * (ZX[1] / GRID); /* bin(a0): x_(k+1) <= a0 < x_k */
+    while (k > 1 && a0 >= ZX[k]) k--;
+    cell[g] = k;
+  }
+  pf_rng r;
+  pf_rng_stream(&r, 1618033988ULL, 7);
+  long c3 = 0, c4 = 0, c5 = 0, neg = 0, nonfinite = 0;
+  double m1 = 0, m2 = 0, m3 = 0, m4 = 0;
+  for (size_t at = 0; at < NB; at += CH) {
+    size_t m = NB - at < CH ? NB - at : CH;
+    pf_rng_normal(&r, m, z);
+    double s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+    for (size_t j = 0; j < m; j++) {
+      double x = z[j], a = fabs(x), x2 = x * x;
+      if (!isfinite(x)) nonfinite++;
+      s1 += x, s2 += x2, s3 += x2 * x, s4 += x2 * x2;
+      c3 += a > 3, c4 += a > 4, c5 += x > 5, neg += signbit(x) != 0;
+      /* bin k >= 1 holds [x_(k+1), x_k) (x decreasing), bin 0 the tail
+       * [r, inf): start at the bin of the grid cell's left edge, the
+       * largest bin the cell meets, and walk down (cells are narrower
+       * than layers, so at most a step or two) */
+      if (a >= ZX[1]) {
+        bins[0]++;
+        continue;
+      }
+      int k = cell[(int)(a * (GRID / ZX[1]))];
+      while (a >= ZX[k]) k--;
+      bins[k]++;
+    }
+    m1 += s1, m2 += s2, m3 += s3, m4 += s4;
+  }
+  free(z);
+  PF_T_ASSERT(nonfinite == 0, "%ld non-finite normals", nonfinite);
+  const double n = NB;
+  m1 /= n, m2 /= n, m3 /= n, m4 /= n;
+  const double p3 = erfc(3 / sqrt(2.0)), p4 = erfc(4 / sqrt(2.0));
+  const double p5 = 0.5 * erfc(5 / sqrt(2.0));
+  double chi2 = 0;
+  for (int k = 0; k < ZN; k++) {
+    double p = k == 0 ? erfc(ZX[1] / sqrt(2.0))
+                      : erfc(ZX[k + 1] / sqrt(2.0)) - erfc(ZX[k] / sqrt(2.0));
+    double e = n * p, d = (double)bins[k] - e;
+    chi2 += d * d / e;
+  }
+  if (getenv("PF_TEST_VERBOSE"))
+    printf("    %d normals: |z|>3 %ld (exp %.1f), |z|>4 %ld (exp %.1f), "
+           "z>5 %ld (exp %.2f); m1 %.3g m2 %.6f m3 %.3g m4 %.5f; "
+           "neg %.6f; chi2(255) %.1f\n", NB, c3, n * p3, c4, n * p4, c5,
+           n * p5, m1, m2, m3, m4, neg / n, chi2);
+  PF_T_NEAR(c3 / n, p3, 5 * sqrt(p3 * (1 - p3) / n));
+  PF_T_NEAR(c4 / n, p4, 5 * sqrt(p4 * (1 - p4) / n));
+  PF_T_NEAR(c5 / n, p5, 5 * sqrt(p5 * (1 - p5) / n));
+  PF_T_NEAR(m1, 0.0, 5 * sqrt(1 / n));
+  PF_T_NEAR(m2, 1.0, 5 * sqrt(2 / n));
+  PF_T_NEAR(m3, 0.0, 5 * sqrt(15 / n));
+  PF_T_NEAR(m4, 3.0, 5 * sqrt(96 / n));
+  PF_T_NEAR(neg / n, 0.5, 5 * sqrt(0.25 / n));
+  PF_T_ASSERT(chi2 < 330.5, "chi-square over the layer bins %.1f >= 330.5",
+              chi2);
+  return 0;
 }
 
 /* The header's batching promises, bit for bit. */
 static int test_normal_batching(void)
 {
   enum { N = 1000 };
-  static double full[N], part[N], u[N];
+  static double full[N], part[N];
+  static pf_u128 after[N + 1];
   pf_rng r0, r;
   pf_rng_stream(&r0, 5, 17);
   r = r0;
   pf_rng_normal(&r, N, full);
   pf_rng after_full = r;
 
-  /* The documented construction: uniforms in order, pairs transformed. */
+  /* The state after each normal of the reference construction. */
   r = r0;
-  pf_rng_uniforms_open(&r, N, u);
-  pf_vm_box_muller(N / 2, u);
-  PF_T_ASSERT(memcmp(u, full, sizeof full) == 0,
-              "normal != uniforms_open + box_muller");
-  PF_T_ASSERT(r.state == after_full.state, "state after %d normals", N);
+  zig_counts c = {0};
+  after[0] = r.state;
+  for (size_t k = 0; k < N; k++) {
+    double x = ref_normal(&r, &c);
+    PF_T_ASSERT(memcmp(&x, &full[k], sizeof x) == 0, "normal %zu differs "
+                "from the reference", k);
+    after[k + 1] = r.state;
+  }
+  PF_T_ASSERT(after[N] == after_full.state, "state after %d normals", N);
+  PF_T_ASSERT(c.wedge_acc + c.wedge_rej > 0, "no wedge among %d normals", N);
 
-  /* n normals are a prefix of N, for every n (all block and tail paths),
-   * and consume 2 * ceil(n / 2) uniforms. */
+  /* n normals are a prefix of N, for every n (all group and tail paths),
+   * and consume exactly the outputs the reference does. */
   for (size_t n = 0; n <= N; n += (n < 80 ? 1 : 37)) {
     r = r0;
     memset(part, 0, sizeof part);
@@ -466,14 +667,12 @@ static int test_normal_batching(void)
                 "normal(%zu) is not a prefix of normal(%d)", n, N);
     for (size_t k = n; k < N; k++)
       PF_T_ASSERT(part[k] == 0.0, "normal(%zu) wrote past its end", n);
-    pf_rng s = r0;
-    pf_rng_advance(&s, 2 * ((n + 1) / 2));
-    PF_T_ASSERT(r.state == s.state, "normal(%zu) consumed the wrong number "
-                "of uniforms", n);
+    PF_T_ASSERT(r.state == after[n], "normal(%zu) consumed the wrong number "
+                "of outputs", n);
   }
 
-  /* Calls with even n concatenate to one call. */
-  const size_t sizes[] = {2, 30, 34, 64, 6, 8, 10, 128, 718};
+  /* Calls of any sizes, odd ones included, concatenate to one call. */
+  const size_t sizes[] = {1, 3, 2, 30, 35, 64, 5, 8, 11, 128, 713};
   r = r0;
   size_t at = 0;
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
@@ -482,16 +681,8 @@ static int test_normal_batching(void)
   }
   PF_T_ASSERT(at == N, "sizes add up");
   PF_T_ASSERT(memcmp(part, full, sizeof full) == 0,
-              "even-sized calls do not concatenate to one call");
+              "split calls do not concatenate to one call");
   PF_T_ASSERT(r.state == after_full.state, "state after split calls");
-
-  /* An odd call discards the sine normal of its last pair. */
-  r = r0;
-  pf_rng_normal(&r, 3, part);
-  pf_rng_normal(&r, 2, part + 3);
-  PF_T_ASSERT(memcmp(part, full, 3 * sizeof *part) == 0 &&
-                  part[3] == full[4] && part[4] == full[5],
-              "odd call must skip one normal");
 
   /* Entities: a stream's normals do not depend on how a caller interleaves
    * calls over streams (one call of 96 vs 12 rounds of 8 over 16 streams). */
@@ -520,7 +711,10 @@ const pf_test_case pf_tests_rng[] = {
     {"uniform_range_and_moments", test_uniform},
     {"uniforms_open_range_and_moments", test_uniforms_open},
     {"uniform_extreme_outputs", test_uniform_edges},
-    {"normal_moments_and_ks", test_normal_distribution},
+    {"ziggurat_tables", test_ziggurat_tables},
+    {"normal_matches_reference_ziggurat", test_normal_reference_paths},
+    {"normal_ks", test_normal_ks},
+    {"normal_tails_moments_layers", test_normal_tails_moments},
     {"normal_batching_invariance", test_normal_batching},
     {NULL, NULL},
 };

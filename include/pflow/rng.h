@@ -42,11 +42,24 @@ double pf_rng_uniform(pf_rng *r);
 /* n uniforms in the open interval (0, 1): (k + 0.5) / 2^53. */
 void pf_rng_uniforms_open(pf_rng *r, size_t n, double *out);
 
-/* n standard normals from this stream (vector Box-Muller: uniforms drawn in
- * order, transformed in pairs; for odd n the last pair's second normal is
- * discarded).  Output depends only on the stream, not on how callers batch
- * streams. */
+/* n standard normals from this stream: an exact 256-layer ziggurat
+ * (Marsaglia & Tsang 2000 with Doornik's 2005 fix: layer, sign and uniform
+ * from disjoint bits of one 64-bit output; exact wedge test; Marsaglia's
+ * tail method), described in core/rng.c.  Outputs are consumed strictly in
+ * order, one per normal plus a few for the ~1.5 % of draws that reach a
+ * wedge or the tail, and the generator ends just after the last output
+ * used.  So the normals depend only on the stream: n normals are a prefix
+ * of n + 1, and any sequence of calls equals one call of the total length.
+ * Thread safety: no shared mutable state (the tables are constant data);
+ * distinct pf_rng objects may be used concurrently. */
 void pf_rng_normal(pf_rng *r, size_t n, double *out);
+
+/* Internal, exported for tests/test_rng.c: the ziggurat tables of
+ * pf_rng_normal.  x[0] = v / f(r) (base strip incl. tail), x[1] = r,
+ * x[1] > ... > x[255] > x[256] = 0; f[k] = exp(-x[k]^2 / 2). */
+#define PF__ZIG_LAYERS 256
+extern const double pf__zig_x[PF__ZIG_LAYERS + 1];
+extern const double pf__zig_f[PF__ZIG_LAYERS + 1];
 
 #ifdef __cplusplus
 }
