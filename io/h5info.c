@@ -780,12 +780,59 @@ static int load_draws(summary *s, const dset *post, const dset *traj,
   return posterior_stats(s, ds, start, count, lead);
 }
 
+/* Chain statistics of coordinates [0, nk) from a selection (start, count)
+ * of a (chain, draw[, particle], coordinate) dataset: chains are the
+ * (chain, particle) pairs, C x Pu of them, with n draws each. */
+static int block_stats(summary *s, const dset *ds, const hsize_t *start,
+                       const hsize_t *count, size_t C, size_t n, size_t Pu,
+                       size_t nk)
+{
+  int rc = 0;
+  const size_t m = C * Pu, lead = m * n;
+  size_t kb = PF__SUM_BUDGET / lead;
+  if (kb < 1) kb = 1;
+  if (kb > nk) kb = nk;
+  /* Coordinates are independent: one per thread, each with its own
+   * gather buffer (the statistics do not depend on the thread count). */
+  const int nth = omp_get_max_threads() < (int)kb ? omp_get_max_threads()
+                                                  : (int)kb;
+  double *buf = malloc(lead * kb * sizeof *buf);
+  double *x = malloc(lead * (size_t)nth * sizeof *x);
+  int *krc = malloc(kb * sizeof *krc);
+  PF_CHECK_GOTO(rc, buf && x && krc, PF_ENOMEM, done,
+                "reading the draws (%zu x %zu values)", lead, kb);
+  for (size_t k0 = 0; k0 < nk; k0 += kb) {
+    const size_t k1 = k0 + kb < nk ? k0 + kb : nk, w = k1 - k0;
+    PF_TRY_GOTO(rc, read_coords(ds, start, count, k0, k1, buf), done);
+#pragma omp parallel for schedule(dynamic) num_threads(nth)
+    for (size_t k = k0; k < k1; k++) {
+      /* buf is (C, n, Pu, w); chains (c, p) become rows of xt. */
+      double *xt = x + lead * (size_t)omp_get_thread_num();
+      for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < n; i++)
+          for (size_t p = 0; p < Pu; p++)
+            xt[(c * Pu + p) * n + i] = buf[((c * n + i) * Pu + p) * w + k - k0];
+      krc[k - k0] = pf_chain_stats_compute(xt, m, n, &s->rows[k].cs);
+      s->rows[k].have_cs = krc[k - k0] == 0;
+    }
+    for (size_t k = 0; k < w; k++)
+      PF_CHECK_GOTO(rc, krc[k] == 0, krc[k], done,
+                    "chain statistics of x[%zu]: %s", k0 + k,
+                    pf_strerror(krc[k]));
+  }
+  s->chains_ok = 1;
+done:
+  free(buf);
+  free(x);
+  free(krc);
+  return rc;
+}
+
 /* Chain statistics from the trajectory: chains = (chain, particle) pairs,
  * draws = snapshots at iterations >= last/2. */
 static int chain_stats(summary *s, const dset *traj, const long long *titer,
                        hsize_t ntiter)
 {
-  int rc = 0;
   if (traj->id < 0 || traj->rank != 4 || !s->rows) {
     snprintf(s->chains_note, sizeof s->chains_note,
              "no /trajectory/x in the file");
@@ -831,51 +878,14 @@ static int chain_stats(summary *s, const dset *traj, const long long *titer,
   if ((s->flags & PF_H5_SUMMARY_ALL) || (double)d * lead <= PF__SUM_ALLSTATS)
     nk = d;
   s->n_stats = nk;
-  size_t kb = PF__SUM_BUDGET / lead;
-  if (kb < 1) kb = 1;
-  if (kb > nk) kb = nk;
-  /* Coordinates are independent: one per thread, each with its own
-   * gather buffer (the statistics do not depend on the thread count). */
-  const int nth = omp_get_max_threads() < (int)kb ? omp_get_max_threads()
-                                                  : (int)kb;
-  double *buf = malloc(lead * kb * sizeof *buf);
-  double *x = malloc(lead * (size_t)nth * sizeof *x);
-  int *krc = malloc(kb * sizeof *krc);
-  PF_CHECK_GOTO(rc, buf && x && krc, PF_ENOMEM, done,
-                "reading the trajectory (%zu x %zu values)", lead, kb);
   hsize_t start[3] = {0, t0, 0}, count[3] = {C, n, Pu};
-  for (size_t k0 = 0; k0 < nk; k0 += kb) {
-    const size_t k1 = k0 + kb < nk ? k0 + kb : nk, w = k1 - k0;
-    PF_TRY_GOTO(rc, read_coords(traj, start, count, k0, k1, buf), done);
-#pragma omp parallel for schedule(dynamic) num_threads(nth)
-    for (size_t k = k0; k < k1; k++) {
-      /* buf is (C, n, Pu, w); chains (c, p) become rows of xt. */
-      double *xt = x + lead * (size_t)omp_get_thread_num();
-      for (size_t c = 0; c < C; c++)
-        for (size_t i = 0; i < n; i++)
-          for (size_t p = 0; p < Pu; p++)
-            xt[(c * Pu + p) * n + i] = buf[((c * n + i) * Pu + p) * w + k - k0];
-      krc[k - k0] = pf_chain_stats_compute(xt, m, n, &s->rows[k].cs);
-      s->rows[k].have_cs = krc[k - k0] == 0;
-    }
-    for (size_t k = 0; k < w; k++)
-      PF_CHECK_GOTO(rc, krc[k] == 0, krc[k], done,
-                    "chain statistics of x[%zu]: %s", k0 + k,
-                    pf_strerror(krc[k]));
-  }
-  s->chains_ok = 1;
-done:
-  free(buf);
-  free(x);
-  free(krc);
-  return rc;
+  return block_stats(s, traj, start, count, C, n, Pu, nk);
 }
 
 /* Chain statistics from chain draws: /posterior/x (chain, draw, x_dim_0)
  * as written by chain samplers (Langevin family) after their warm-up. */
 static int posterior_chain_stats(summary *s, const dset *post)
 {
-  int rc = 0;
   const size_t C = post->dims[0], n = post->dims[1], d = post->dims[2];
   s->n_cdraws = n;
   if (n < PF__SUM_MIN_DRAWS) {
@@ -898,38 +908,8 @@ static int posterior_chain_stats(summary *s, const dset *post)
   if ((s->flags & PF_H5_SUMMARY_ALL) || (double)d * lead <= PF__SUM_ALLSTATS)
     nk = d;
   s->n_stats = nk;
-  size_t kb = PF__SUM_BUDGET / lead;
-  if (kb < 1) kb = 1;
-  if (kb > nk) kb = nk;
-  const int nth = omp_get_max_threads() < (int)kb ? omp_get_max_threads()
-                                                  : (int)kb;
-  double *buf = malloc(lead * kb * sizeof *buf);
-  double *x = malloc(lead * (size_t)nth * sizeof *x);
-  int *krc = malloc(kb * sizeof *krc);
-  PF_CHECK_GOTO(rc, buf && x && krc, PF_ENOMEM, done,
-                "reading the chains (%zu x %zu values)", lead, kb);
   hsize_t start[2] = {0, 0}, count[2] = {Cu, n};
-  for (size_t k0 = 0; k0 < nk; k0 += kb) {
-    const size_t k1 = k0 + kb < nk ? k0 + kb : nk, w = k1 - k0;
-    PF_TRY_GOTO(rc, read_coords(post, start, count, k0, k1, buf), done);
-#pragma omp parallel for schedule(dynamic) num_threads(nth)
-    for (size_t k = k0; k < k1; k++) {
-      double *xt = x + lead * (size_t)omp_get_thread_num();
-      for (size_t i = 0; i < lead; i++) xt[i] = buf[i * w + k - k0];
-      krc[k - k0] = pf_chain_stats_compute(xt, Cu, n, &s->rows[k].cs);
-      s->rows[k].have_cs = krc[k - k0] == 0;
-    }
-    for (size_t k = 0; k < w; k++)
-      PF_CHECK_GOTO(rc, krc[k] == 0, krc[k], done,
-                    "chain statistics of x[%zu]: %s", k0 + k,
-                    pf_strerror(krc[k]));
-  }
-  s->chains_ok = 1;
-done:
-  free(buf);
-  free(x);
-  free(krc);
-  return rc;
+  return block_stats(s, post, start, count, Cu, n, 1, nk);
 }
 
 /* Numbers in the table: "-" for undefined. */

@@ -24,6 +24,9 @@ const char *pf_test_builddir(void);
  * /usr/bin/python3 (a "python3" earlier in PATH, e.g. pyenv, may lack
  * them), else "python3". */
 const char *pf_test_python(void);
+/* The text of a file (at most 128 KiB; "" if unreadable), in a static
+ * buffer that the next call overwrites. */
+const char *pf_test_slurp(const char *path);
 /* A fresh scratch directory for this test run (created once). */
 const char *pf_test_tmpdir(void);
 /* Run a shell command, return its exit status (or -1); output goes to the

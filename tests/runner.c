@@ -34,6 +34,18 @@ const char *pf_test_python(void)
                                                 : "python3";
 }
 
+const char *pf_test_slurp(const char *path)
+{
+  static char buf[1 << 17];
+  FILE *f = fopen(path, "r");
+  buf[0] = '\0';
+  if (!f) return buf;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
 const char *pf_test_tmpdir(void)
 {
   static char dir[512];

@@ -11,18 +11,6 @@
 #define CHECK_RUN "%s tests/integration/check_run.py"
 
 /* Read a whole small file into a static buffer ("" if missing). */
-static const char *slurp(const char *path)
-{
-  static char buf[65536];
-  FILE *f = fopen(path, "r");
-  buf[0] = '\0';
-  if (!f) return buf;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static int quickstart_end_to_end(void)
 {
   const char *T = pf_test_tmpdir(), *P = pf_test_pflow();
@@ -31,10 +19,10 @@ static int quickstart_end_to_end(void)
                       P, T, T, T);
   char out[512];
   snprintf(out, sizeof out, "%s/q.err", T);
-  PF_T_ASSERT(rc == 0, "pflow run exited %d: %s", rc, slurp(out));
+  PF_T_ASSERT(rc == 0, "pflow run exited %d: %s", rc, pf_test_slurp(out));
   /* Compare the final diagnostics the run printed with the file. */
   snprintf(out, sizeof out, "%s/q.out", T);
-  const char *text = slurp(out);
+  const char *text = pf_test_slurp(out);
   double me, ce;
   const char *a = strstr(text, "mean_err"), *b = strstr(text, "cov_err");
   PF_T_ASSERT(a && b && sscanf(a, "mean_err %lf", &me) == 1 &&
@@ -50,7 +38,7 @@ static int quickstart_end_to_end(void)
   rc = pf_test_sh("%s info %s/q.h5 > %s/info.out", P, T, T);
   PF_T_ASSERT(rc == 0, "pflow info exited %d", rc);
   snprintf(out, sizeof out, "%s/info.out", T);
-  text = slurp(out);
+  text = pf_test_slurp(out);
   PF_T_ASSERT(strstr(text, "mean_err") && strstr(text, "trajectory") &&
                   strstr(text, "completed"),
               "pflow info output:\n%s", text);
@@ -106,7 +94,7 @@ static int config_errors_leave_output_untouched(void)
     fclose(f);
     int rc = pf_test_sh("%s run %s output.path=%s/keep.h5 "
                         "output.overwrite=true 2> %s", P, path, T, err);
-    const char *msg = slurp(err);
+    const char *msg = pf_test_slurp(err);
     PF_T_ASSERT(rc == 2, "case %zu: exit %d (%s)", i, rc, msg);
     PF_T_ASSERT(strstr(msg, cases[i].expect), "case %zu: '%s' lacks '%s'", i,
                 msg, cases[i].expect);
@@ -185,25 +173,25 @@ static int check_list_help(void)
   PF_T_ASSERT(pf_test_sh("%s check configs/quickstart.yaml seed=7 > %s/check.out "
                          "2>/dev/null", P, T) == 0, "pflow check");
   snprintf(path, sizeof path, "%s/check.out", T);
-  const char *text = slurp(path);
+  const char *text = pf_test_slurp(path);
   PF_T_ASSERT(strstr(text, "seed: 7") && strstr(text, "# default") &&
                   strstr(text, "init_scale"),
               "check output:\n%s", text);
   PF_T_ASSERT(pf_test_sh("%s list > %s/list.out", P, T) == 0, "pflow list");
   snprintf(path, sizeof path, "%s/list.out", T);
-  text = slurp(path);
+  text = pf_test_slurp(path);
   PF_T_ASSERT(strstr(text, "gaussian") && strstr(text, "ula") &&
                   strstr(text, "moments"), "list output:\n%s", text);
   PF_T_ASSERT(pf_test_sh("%s help sampler ula > %s/help.out", P, T) == 0,
               "pflow help");
   snprintf(path, sizeof path, "%s/help.out", T);
-  text = slurp(path);
+  text = pf_test_slurp(path);
   PF_T_ASSERT(strstr(text, "step_size") && strstr(text, "n_particles"),
               "help output:\n%s", text);
   int rc = pf_test_sh("%s help sampler ulaa 2> %s/help.err", P, T);
   snprintf(path, sizeof path, "%s/help.err", T);
-  PF_T_ASSERT(rc == 2 && strstr(slurp(path), "did you mean 'ula'"),
-              "help for a misspelled sampler: exit %d, %s", rc, slurp(path));
+  PF_T_ASSERT(rc == 2 && strstr(pf_test_slurp(path), "did you mean 'ula'"),
+              "help for a misspelled sampler: exit %d, %s", rc, pf_test_slurp(path));
   return 0;
 }
 

@@ -9,18 +9,6 @@
 #include "pf_test.h"
 
 /* Read a whole small file into a static buffer ("" if missing). */
-static const char *slurp(const char *path)
-{
-  static char buf[1 << 17];
-  FILE *f = fopen(path, "r");
-  buf[0] = '\0';
-  if (!f) return buf;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* `pflow info ARGS > T/NAME.info`; returns the exit status, text in *out. */
 static int info(const char *args, const char *name, const char **out)
 {
@@ -29,7 +17,7 @@ static int info(const char *args, const char *name, const char **out)
   int rc = pf_test_sh("%s info %s > %s/%s.info 2> %s/%s.info.err",
                       pf_test_pflow(), args, T, name, T, name);
   snprintf(path, sizeof path, "%s/%s.info", T, name);
-  *out = slurp(path);
+  *out = pf_test_slurp(path);
   return rc;
 }
 
@@ -130,13 +118,13 @@ static int quickstart_summary(void)
   rc = pf_test_sh(PLOT " diag %s/iq.h5 --metrics energy -o %s/no.png "
                   "2> %s/no.err", pf_test_python(), T, T, T);
   snprintf(png, sizeof png, "%s/no.err", T);
-  text = slurp(png);
+  text = pf_test_slurp(png);
   PF_T_ASSERT(rc == 2 && strstr(text, "no /diagnostics/energy") &&
                   strstr(text, "mean_err"),
               "missing metric: exit %d, %s", rc, text);
   rc = pf_test_sh(PLOT " scatter %s/iq.h5 --dims 0,5 -o %s/no.png "
                   "2> %s/no.err", pf_test_python(), T, T, T);
-  text = slurp(png);
+  text = pf_test_slurp(png);
   PF_T_ASSERT(rc == 2 && strstr(text, "d = 2"), "bad dims: exit %d, %s", rc,
               text);
   return 0;
@@ -216,8 +204,8 @@ static int missing_groups_and_caps(void)
   rc = pf_test_sh(PLOT " scatter %s/inotraj.h5 -o %s/no.png 2> %s/nt.err",
                   pf_test_python(), T, T, T);
   snprintf(a, sizeof a, "%s/nt.err", T);
-  PF_T_ASSERT(rc == 2 && strstr(slurp(a), "no /trajectory/x"),
-              "scatter without trajectory: exit %d %s", rc, slurp(a));
+  PF_T_ASSERT(rc == 2 && strstr(pf_test_slurp(a), "no /trajectory/x"),
+              "scatter without trajectory: exit %d %s", rc, pf_test_slurp(a));
 
   /* d = 30: an identity-covariance Gaussian. */
   char mean[200] = "[";
@@ -230,7 +218,8 @@ static int missing_groups_and_caps(void)
   PF_T_ASSERT(rc == 0, "d = 30 run: exit %d", rc);
   snprintf(a, sizeof a, "%s/id30.h5", T);
   rc = info(a, "id30", &text);
-  PF_T_ASSERT(rc == 0 && strstr(text, "x[19]") && !strstr(text, "x[20]") &&
+  /* (x[20] may still be named in a warning; no table row may show it) */
+  PF_T_ASSERT(rc == 0 && strstr(text, "\nx[19]") && !strstr(text, "\nx[20]") &&
                   strstr(text, "... (10 more coordinates"),
               "d = 30: exit %d\n%s", rc, text);
   snprintf(a, sizeof a, "--all %s/id30.h5", T);

@@ -19,18 +19,6 @@ static const char *example_so(void)
   return path;
 }
 
-static const char *slurp(const char *path)
-{
-  static char buf[16384];
-  FILE *f = fopen(path, "r");
-  buf[0] = '\0';
-  if (!f) return buf;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* N(shift, 0.25 I) in 3-D through the loader: values, gradient, moments,
  * log_z, sampler kind; then the plug-in's defaults. */
 static int plugin_load_evaluate(void)
@@ -124,7 +112,7 @@ static int plugin_pflow_run(void)
   fclose(f);
   snprintf(out, sizeof out, "%s/plug.err", T);
   int rc = pf_test_sh("%s run %s > /dev/null 2> %s", pf_test_pflow(), path, out);
-  PF_T_ASSERT(rc == 0, "pflow run exited %d: %s", rc, slurp(out));
+  PF_T_ASSERT(rc == 0, "pflow run exited %d: %s", rc, pf_test_slurp(out));
   rc = pf_test_sh(
       "%s -c \"import h5py, numpy as np, sys\n"
       "x = h5py.File('%s/plug.h5', 'r')['posterior/x'][...]\n"
@@ -146,7 +134,7 @@ static int plugin_bad_path(void)
                       "'target={name: plugin, plugin: no/such/plugin.so}' "
                       "output.path=%s/badpath.h5 > /dev/null 2> %s",
                       pf_test_pflow(), T, out);
-  const char *err = slurp(out);
+  const char *err = pf_test_slurp(out);
   PF_T_ASSERT(rc == 2 && strstr(err, "target.plugin") &&
                   strstr(err, "no/such/plugin.so"),
               "exit %d, stderr: %s", rc, err);
@@ -204,7 +192,7 @@ static int plugin_abi_mismatch(void)
                   "'target={name: plugin, plugin: %s/abi.so}' "
                   "output.path=%s/abi.h5 > /dev/null 2> %s",
                   pf_test_pflow(), T, T, out);
-  PF_T_ASSERT(rc == 2 && strstr(slurp(out), want), "exit %d: %s", rc, slurp(out));
+  PF_T_ASSERT(rc == 2 && strstr(pf_test_slurp(out), want), "exit %d: %s", rc, pf_test_slurp(out));
   return 0;
 }
 

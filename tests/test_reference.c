@@ -10,18 +10,6 @@
 
 #include "pf_test.h"
 
-static const char *slurp(const char *path)
-{
-  static char buf[16384];
-  FILE *f = fopen(path, "r");
-  buf[0] = '\0';
-  if (!f) return buf;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static int write_config(const char *path)
 {
   FILE *f = fopen(path, "w");
@@ -51,7 +39,7 @@ static int exact_and_file_references(void)
   int rc = pf_test_sh("%s run %s output.path=%s/ref1.h5 output.draws=final "
                       "> /dev/null 2> %s",
                       P, cfg, T, err);
-  PF_T_ASSERT(rc == 0, "exact reference run: exit %d: %s", rc, slurp(err));
+  PF_T_ASSERT(rc == 0, "exact reference run: exit %d: %s", rc, pf_test_slurp(err));
   rc = pf_test_sh(
       "%s -c \"import h5py, numpy as np; f=h5py.File('%s/ref1.h5','r'); "
       "x=f['reference/x']; a=f['reference'].attrs; "
@@ -70,7 +58,7 @@ static int exact_and_file_references(void)
   rc = pf_test_sh("%s run %s output.path=%s/ref2.h5 "
                   "'diagnostics.reference={source: file, file: %s/ref1.h5}' "
                   "> /dev/null 2> %s", P, cfg, T, T, err);
-  PF_T_ASSERT(rc == 0, "file reference run: exit %d: %s", rc, slurp(err));
+  PF_T_ASSERT(rc == 0, "file reference run: exit %d: %s", rc, pf_test_slurp(err));
   rc = pf_test_sh(
       "%s -c \"import h5py, numpy as np; g=h5py.File('%s/ref2.h5','r'); "
       "f=h5py.File('%s/ref1.h5','r'); x=g['reference/x']; "
@@ -107,7 +95,7 @@ static int reference_config_errors(void)
   for (int i = 0; i < 4; i++) {
     int rc = pf_test_sh("%s run %s output.path=%s/refe_%d.h5 %s > /dev/null "
                         "2> %s", P, cfg, T, i, a[i], err);
-    const char *msg = slurp(err);
+    const char *msg = pf_test_slurp(err);
     PF_T_ASSERT(rc == 2, "case %d: exit %d: %s", i, rc, msg);
     PF_T_ASSERT(strstr(msg, expect[i]), "case %d: '%s' lacks '%s'", i, msg,
                 expect[i]);
@@ -137,20 +125,20 @@ static int per_metric_sections(void)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int rc = pf_test_sh("%s run %s output.path=%s/sec_%zu.h5 %s > /dev/null "
                         "2> %s", P, cfg, T, i, cases[i].args, err);
-    const char *msg = slurp(err);
+    const char *msg = pf_test_slurp(err);
     PF_T_ASSERT(rc == 2, "case %zu: exit %d: %s", i, rc, msg);
     PF_T_ASSERT(strstr(msg, cases[i].expect), "case %zu: '%s' lacks '%s'",
                 i, msg, cases[i].expect);
   }
   /* check fills the listed metrics' defaults; help shows the settings */
   int rc = pf_test_sh("%s check %s > %s 2>/dev/null", P, cfg, out);
-  const char *text = slurp(out);
+  const char *text = pf_test_slurp(out);
   PF_T_ASSERT(rc == 0 && strstr(text, "renyi_knn:  # default") &&
                   strstr(text, "alpha: 0.5  # default") &&
                   strstr(text, "n_projections: 20"),
               "check output:\n%s", text);
   rc = pf_test_sh("%s help diagnostic kl_knn > %s", P, out);
-  text = slurp(out);
+  text = pf_test_slurp(out);
   PF_T_ASSERT(rc == 0 && strstr(text, "neighbour order"), "help:\n%s", text);
   return 0;
 }
