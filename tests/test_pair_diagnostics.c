@@ -239,7 +239,9 @@ static int energy_gaussian(void)
           "(%.5f)\n", mu, su, want, mv, sv, ev);
   PF_T_NEAR(mu, want, 4.0 * su);
   PF_T_NEAR(mv, ev, 4.0 * sv);
-  PF_T_ASSERT(su < 0.02, "se %g", su);
+  /* power: the replicate standard error must be small against the value
+   * (0.54), or the comparisons above could not fail */
+  PF_T_ASSERT(su < 0.05, "se %g", su);
   return 0;
 }
 

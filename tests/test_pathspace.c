@@ -314,7 +314,9 @@ static int pis_lv_trains_to_log_z(void)
   PF_T_ASSERT(info[0] < 0.2 * first_loss, "loss %g -> %g", first_loss,
               info[0]);
   PF_T_NEAR(e->log_z_is, 0.0, 0.05);
-  PF_T_ASSERT(e->log_z_lb <= e->log_z_is + 1e-12, "lb above IS");
+  /* lb averages R_n and IS uses R (nn/pathspace.c), so lb <= IS holds in
+   * expectation only, up to their noise (~0.01 here). */
+  PF_T_ASSERT(e->log_z_lb <= e->log_z_is + 0.03, "lb above IS");
   PF_T_ASSERT(e->ess > 0.7, "ess %g", e->ess);
   PF_T_ASSERT(e->dropped == 0, "dropped %g", e->dropped);
   /* the particles' weights are those of /sample_stats/log_weight */
