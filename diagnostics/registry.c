@@ -9,6 +9,7 @@ extern const pf_diagnostic_ops pf_diagnostic_energy;
 extern const pf_diagnostic_ops pf_diagnostic_kl_knn;
 extern const pf_diagnostic_ops pf_diagnostic_renyi_knn;
 extern const pf_diagnostic_ops pf_diagnostic_sliced_w2;
+extern const pf_diagnostic_ops pf_diagnostic_heldout_loglik;
 
 static const pf_plugin *const items[] = {
     &pf_diagnostic_moments.base,
@@ -18,6 +19,7 @@ static const pf_plugin *const items[] = {
     &pf_diagnostic_kl_knn.base,
     &pf_diagnostic_renyi_knn.base,
     &pf_diagnostic_sliced_w2.base,
+    &pf_diagnostic_heldout_loglik.base,
 };
 
 const pf_registry pf_diagnostics = {"diagnostic", "diagnostics", items,

@@ -14,6 +14,7 @@ extern const pf_sampler_ops pf_sampler_svgd;
 extern const pf_sampler_ops pf_sampler_projected_svgd;
 extern const pf_sampler_ops pf_sampler_msvgd;
 extern const pf_sampler_ops pf_sampler_svmd;
+extern const pf_sampler_ops pf_sampler_svng;
 extern const pf_sampler_ops pf_sampler_reflected_sde;
 extern const pf_sampler_ops pf_sampler_mmd_flow;
 extern const pf_sampler_ops pf_sampler_mmd_flow_multilevel;
@@ -31,6 +32,7 @@ static const pf_plugin *const items[] = {
     &pf_sampler_projected_svgd.base,
     &pf_sampler_msvgd.base,
     &pf_sampler_svmd.base,
+    &pf_sampler_svng.base,
     &pf_sampler_reflected_sde.base,
     &pf_sampler_mmd_flow.base,
     &pf_sampler_mmd_flow_multilevel.base,

@@ -93,6 +93,22 @@ int pf_target_sample(pf_target *t, pf_rng *rng, size_t n, double *X)
   return t->ops->sample(t->ctx, rng, n, X);
 }
 
+int pf_target_fisher(pf_target *t, size_t n, const double *X, double *F,
+                     double *dF, double *n_data)
+{
+  PF_CHECK(t->ops->fisher, PF_ENOTSUP, "target '%s' has no Fisher metric",
+           t->ops->base.name);
+  return t->ops->fisher(t->ctx, n, X, F, dF, n_data);
+}
+
+int pf_target_heldout(pf_target *t, size_t n, const double *X,
+                      double *loglik, double *accuracy)
+{
+  PF_CHECK(t->ops->heldout, PF_ENOTSUP, "target '%s' has no held-out data",
+           t->ops->base.name);
+  return t->ops->heldout(t->ctx, n, X, loglik, accuracy);
+}
+
 int pf_target_moments(pf_target *t, double *mean, double *cov)
 {
   PF_CHECK(t->ops->moments, PF_ENOTSUP,

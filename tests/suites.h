@@ -30,6 +30,7 @@
   X(nn)                  \
   X(pathspace)           \
   X(svmd)                \
+  X(svng)                \
   X(mmd_flow)            \
   X(svgd)
 

@@ -62,6 +62,26 @@ typedef struct pf_target_ops {
    * check pf_target_has_density.  Flows toward samples (mmd_flow) read the
    * set through pf_target_samples. */
   int (*samples)(void *ctx, const double **X, size_t *m);
+  /* Optional (models with a Fisher metric, used by svng): for the n rows of
+   * X, F (n x dim x dim) receives each particle's mean Fisher information
+   * per data row on the data of the last logp_grad call (its minibatch, or
+   * every training row), e.g. (1/B) sum_i sigma_i (1 - sigma_i) z_i z_i^T
+   * for logistic regression, and dF (n x dim^3, may be NULL) its
+   * derivative dF[a][b][c] = d F_ab / d theta_c; *n_data the number of
+   * training rows N the likelihood sums over (the score is ~N times the
+   * per-row mean).  Draws no new minibatch.  Same bits for any thread
+   * count. */
+  int (*fisher)(void *ctx, size_t n, const double *X, double *F, double *dF,
+                double *n_data);
+  /* Optional (models with held-out data, for the heldout_loglik
+   * diagnostic): for the particle set X (n x dim) as an equally weighted
+   * posterior sample, *loglik = mean over held-out rows of log (mean over
+   * particles of p(y | x, theta_j)) and *accuracy = the fraction of
+   * held-out rows whose label the particle-averaged predictive
+   * probability gets right (> 1/2).  Returns PF_ENOTSUP when this
+   * instance has no held-out rows; NULL op when the target never has. */
+  int (*heldout)(void *ctx, size_t n, const double *X, double *loglik,
+                 double *accuracy);
 } pf_target_ops;
 
 typedef struct pf_target pf_target;
@@ -95,6 +115,13 @@ int pf_target_samples(pf_target *t, const double **X, size_t *m);
 /* 1 when logp_grad is a real (unnormalized) log density, 0 for a target
  * known only by samples. */
 int pf_target_has_density(const pf_target *t);
+
+/* See pf_target_ops.fisher / .heldout; PF_ENOTSUP when the target lacks
+ * the op (heldout: also when it has no held-out rows). */
+int pf_target_fisher(pf_target *t, size_t n, const double *X, double *F,
+                     double *dF, double *n_data);
+int pf_target_heldout(pf_target *t, size_t n, const double *X,
+                      double *loglik, double *accuracy);
 
 /* The target's domain (never NULL; owned by the target). */
 const pf_domain *pf_target_domain(const pf_target *t);
