@@ -47,6 +47,9 @@ typedef struct lgv {
   int nthr;
   size_t wlen;
   double *work;          /* nthr x wlen domain scratch */
+  double *vrow;          /* nthr x d: a thread's step / residual row */
+  size_t chunk;          /* chains per pass of a chunked (MALA) step */
+  size_t yb;             /* chain held in row 0 of Y, Ygrad, Ylogp, YX, MGy */
 } lgv;
 
 void pf__lgv_destroy(void *state)
@@ -70,6 +73,7 @@ void pf__lgv_destroy(void *state)
   free(s->events);
   free(s->fallbk);
   free(s->work);
+  free(s->vrow);
   free(s);
 }
 
@@ -78,8 +82,13 @@ static int factor_metric(lgv *s)
 {
   const size_t d = s->d;
   memcpy(s->L, s->M, d * d * sizeof(double));
+  /* OpenBLAS's bits depend on its own thread count (OMP_NUM_THREADS):
+   * pinned to one thread, the chains are the same for any count. */
+  const int blas_thr = openblas_get_num_threads();
+  if (blas_thr != 1) openblas_set_num_threads(1);
   lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)d, s->L,
                                    (lapack_int)d);
+  if (blas_thr != 1) openblas_set_num_threads(blas_thr);
   if (info != 0) return (int)info;
   for (size_t i = 0; i < d; i++)
     for (size_t j = i + 1; j < d; j++) s->L[i * d + j] = 0.0;
@@ -222,9 +231,24 @@ int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
     }
   }
   s->nthr = omp_get_max_threads();
+  /* MALA steps run over chunks of about 2 MB per n x d buffer, so the
+   * proposals, their scores and the chains' rows stay in the last-level
+   * cache between the passes (the step is memory-bound otherwise; smaller
+   * chunks cost more fork/joins than they save).  The per-chain results
+   * do not depend on the chunking: each row's evaluation does not depend
+   * on the batch (tests/test_targets.c conformance_batch). */
+  s->chunk = n;
+  if (opts->adjust && !opts->dual && opts->metric == PF__LGV_IDENTITY) {
+    size_t c = ((size_t)1 << 18) / (d ? d : 1);
+    if (c < 256) c = 256;
+    if (c < n) s->chunk = c;
+  }
   s->wlen = pf_domain_work_len(s->dom) + 1;
   s->work = pf_alloc_doubles((size_t)s->nthr * s->wlen);
-  PF_CHECK_GOTO(rc, s->work, PF_ENOMEM, fail, "allocating domain scratch");
+  /* one row per thread, a multiple of 8 doubles apart (no false sharing) */
+  s->vrow = pf_alloc_doubles((size_t)s->nthr * ((d + 7) / 8 * 8));
+  PF_CHECK_GOTO(rc, s->work && s->vrow, PF_ENOMEM, fail,
+                "allocating domain scratch");
   *state = s;
   return 0;
 fail:
@@ -235,9 +259,14 @@ fail:
 /* MG = G M for all rows (M symmetric): one GEMM. */
 static void apply_metric(const lgv *s, const double *G, double *MG)
 {
+  /* one OpenBLAS thread: its threaded split changes the bits with
+   * OMP_NUM_THREADS */
+  const int blas_thr = openblas_get_num_threads();
+  if (blas_thr != 1) openblas_set_num_threads(1);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->n, (int)s->d,
               (int)s->d, 1.0, G, (int)s->d, s->M, (int)s->d, 0.0, MG,
               (int)s->d);
+  if (blas_thr != 1) openblas_set_num_threads(blas_thr);
 }
 
 static double *positions(const lgv *s, pf_particles *p)
@@ -308,13 +337,22 @@ static void adapt_metric(lgv *s, pf_particles *p)
 
 /* Propose y for chain i (noise, drift, boundary rule) into s->Y. */
 static void propose(lgv *s, size_t i, const double *x, const double *drift,
-                    pf_rng *rng, double h, double *w)
+                    pf_rng *rng, double h, double *w, double *v)
 {
   const size_t d = s->d;
   const double sd = sqrt(2.0 * h);
-  double *v = s->V + i * d, *y = s->Y + i * d, zz = 0.0;
+  double *y = s->Y + (i - s->yb) * d, zz = 0.0;
   pf_rng_normal(rng, d, v);
-  for (size_t k = 0; k < d; k++) zz += v[k] * v[k];
+  {
+    /* four lanes in a fixed pattern (vectorizes), then the rest */
+    const size_t d4 = d - d % 4;
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t k = 0; k < d4; k += 4)
+#pragma omp simd
+      for (size_t c = 0; c < 4; c++) a[c] += v[k + c] * v[k + c];
+    for (size_t k = d4; k < d; k++) a[0] += v[k] * v[k];
+    zz = (a[0] + a[1]) + (a[2] + a[3]);
+  }
   s->zz[i] = zz;
   if (s->L) /* v <- L v in place, bottom row first */
     for (size_t k = d; k-- > 0;) {
@@ -325,6 +363,7 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
     }
   switch (s->o.drift) {
   case PF__LGV_SCORE:
+#pragma omp simd
     for (size_t k = 0; k < d; k++) v[k] = h * drift[k] + sd * v[k];
     break;
   case PF__LGV_OU:
@@ -357,7 +396,7 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
   case PF__LGV_SYMMETRIZE: {
     for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     if (pf_domain_contains(dom, y, 0.0)) return;
-    double *py = s->Ygrad + i * d; /* overwritten by the evaluation */
+    double *py = s->Ygrad + (i - s->yb) * d; /* overwritten later */
     memcpy(py, y, d * sizeof(double));
     s->events[i] = 1.0;
     if (pf_domain_project(dom, py, w) < 0) s->fallbk[i] = 1.0;
@@ -370,6 +409,7 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
   }
   case PF__LGV_REJECT:
   case PF__LGV_NONE:
+#pragma omp simd
     for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     /* Adjusted chains and the reject rule never leave the support: a
      * proposal outside is rejected (and evaluated at x, harmlessly). */
@@ -385,32 +425,118 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
 
 static int row_finite(const double *v, size_t d)
 {
-  for (size_t k = 0; k < d; k++)
-    if (!isfinite(v[k])) return 0;
-  return 1;
+  /* v * 0 is 0 (or -0) when v is finite, NaN otherwise; no branch per
+   * entry, so it vectorizes */
+  double t = 0.0;
+#pragma omp simd reduction(+ : t)
+  for (size_t k = 0; k < d; k++) t += v[k] * 0.0;
+  return t == 0.0;
 }
 
 /* log q(x | y) + 1/2 |z|^2 ... the MH log ratio for chain i. */
 static double log_ratio(const lgv *s, size_t i, const double *x, double lpx,
-                        double h)
+                        double h, double *r, double *rr_out)
 {
   const size_t d = s->d;
-  const double *y = s->Y + i * d;
-  const double *dy = s->MGy ? s->MGy + i * d : s->Ygrad + i * d;
-  double *r = s->V + i * d; /* the step is no longer needed */
-  for (size_t k = 0; k < d; k++) r[k] = x[k] - y[k] - h * dy[k];
-  if (s->L) /* r <- L^-1 r by forward substitution */
+  const size_t row = i - s->yb;
+  const double *y = s->Y + row * d;
+  const double *dy = s->MGy ? s->MGy + row * d : s->Ygrad + row * d;
+  double rr = 0.0;
+  if (s->L) {
+    for (size_t k = 0; k < d; k++) r[k] = x[k] - y[k] - h * dy[k];
+    /* r <- L^-1 r by forward substitution */
     for (size_t k = 0; k < d; k++) {
       const double *Lk = s->L + k * d;
       double acc = r[k];
       for (size_t j = 0; j < k; j++) acc -= Lk[j] * r[j];
       r[k] = acc / Lk[k];
     }
-  double rr = 0.0;
-  for (size_t k = 0; k < d; k++) rr += r[k] * r[k];
+    for (size_t k = 0; k < d; k++) rr += r[k] * r[k];
+  } else {
+    /* four lanes in a fixed pattern (vectorizes), then the rest */
+    const size_t d4 = d - d % 4;
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t k = 0; k < d4; k += 4)
+#pragma omp simd
+      for (size_t c = 0; c < 4; c++) {
+        const double t = x[k + c] - y[k + c] - h * dy[k + c];
+        a[c] += t * t;
+      }
+    for (size_t k = d4; k < d; k++) {
+      const double t = x[k] - y[k] - h * dy[k];
+      a[0] += t * t;
+    }
+    rr = (a[0] + a[1]) + (a[2] + a[3]);
+  }
   /* forward: (y - x - h M g_x) = sqrt(2h) L z, so its M^-1 norm over 4h is
    * |z|^2 / 2 */
-  return s->Ylogp[i] - lpx - rr / (4.0 * h) + 0.5 * s->zz[i];
+  *rr_out = rr;
+  return s->Ylogp[row] - lpx - rr / (4.0 * h) + 0.5 * s->zz[i];
+}
+
+/* Propose chains [c0, c0 + nc) (rows c0 - s->yb.. of the Y buffers) and
+ * evaluate the target there: one batched call. */
+static int propose_eval(lgv *s, pf_particles *p, const double *X, size_t c0,
+                        size_t nc, double h)
+{
+  const size_t d = s->d, vstride = (d + 7) / 8 * 8;
+  const double *drift = s->MG ? s->MG : p->grad;
+#pragma omp parallel for schedule(static) num_threads(s->nthr)
+  for (size_t i = c0; i < c0 + nc; i++) {
+    const size_t tid = (size_t)omp_get_thread_num();
+    propose(s, i, X + i * d, drift + i * d, &p->rng[i], h,
+            s->work + tid * s->wlen, s->vrow + tid * vstride);
+  }
+  const size_t j0 = c0 - s->yb;
+  if (s->o.dual)
+    PF_TRY(pf_target_logp_grad_dual(s->t, nc, s->Y + j0 * d, s->YX + j0 * d,
+                                    s->Ylogp + j0, s->Ygrad + j0 * d));
+  else
+    PF_TRY(pf_target_logp_grad(s->t, nc, s->Y + j0 * d, s->Ylogp + j0,
+                               s->Ygrad + j0 * d));
+  if (s->MGy) apply_metric(s, s->Ygrad, s->MGy);
+  return 0;
+}
+
+/* The Metropolis-Hastings test (adjusted chains, with their finiteness
+ * check) and the accepted rows' copy for chains [c0, c0 + nc): one pass
+ * over the rows while they are in cache. */
+static void mh_rows(lgv *s, pf_particles *p, double *X, size_t c0, size_t nc,
+                    double h)
+{
+  const size_t d = s->d, vstride = (d + 7) / 8 * 8;
+#pragma omp parallel for schedule(static) num_threads(s->nthr)
+  for (size_t i = c0; i < c0 + nc; i++) {
+    const size_t j = i - s->yb;
+    double *x = X + i * d;
+    const double *y = s->Y + j * d, *gy = s->Ygrad + j * d;
+    if (s->o.adjust) {
+      s->div[i] = 0.0;
+      s->acc[i] = 0.0;
+      if (s->outside[i]) continue;
+      double rr, lr = log_ratio(s, i, x, p->logp[i], h,
+                                s->vrow + (size_t)omp_get_thread_num() * vstride,
+                                &rr);
+      /* |x - y - h g_y|^2 is finite only if every y_k and g_y,k is (an
+       * infinite entry makes its term infinite or NaN), so the scans run
+       * only when it is not (or the metric mixes the entries). */
+      if (!(isfinite(s->Ylogp[j]) &&
+            ((isfinite(rr) && !s->MGy) || (row_finite(gy, d) && row_finite(y, d))))) {
+        s->div[i] = 1.0;
+        continue;
+      }
+      s->acc[i] = lr >= 0.0 ? 1.0 : exp(lr);
+      double u = pf_rng_uniform(&p->rng[i]);
+      if (!(u < s->acc[i])) continue;
+    } else if (s->acc[i] == 0.0) {
+      continue;
+    }
+    memcpy(x, y, d * sizeof(double));
+    memcpy(p->grad + i * d, gy, d * sizeof(double));
+    p->logp[i] = s->Ylogp[j];
+    if (s->o.dual) memcpy(p->x + i * d, s->YX + j * d, d * sizeof(double));
+    if (s->MG) memcpy(s->MG + i * d, s->MGy + j * d, d * sizeof(double));
+  }
 }
 
 int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
@@ -435,65 +561,49 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
   }
   double *X = positions(s, p);
   double h = s->h, diverging = 0.0;
-  for (long long tries = 0;; tries++) {
-    h = s->h;
-    const double *drift = s->MG ? s->MG : p->grad;
-#pragma omp parallel for schedule(static) num_threads(s->nthr)
-    for (size_t i = 0; i < n; i++)
-      propose(s, i, X + i * d, drift + i * d, &p->rng[i], h,
-              s->work + (size_t)omp_get_thread_num() * s->wlen);
-    if (s->o.dual)
-      PF_TRY(pf_target_logp_grad_dual(s->t, n, s->Y, s->YX, s->Ylogp,
-                                      s->Ygrad));
-    else
-      PF_TRY(pf_target_logp_grad(s->t, n, s->Y, s->Ylogp, s->Ygrad));
-    if (s->MGy) apply_metric(s, s->Ygrad, s->MGy);
-    size_t bad = n;
+  if (s->o.adjust) {
+    /* No backoff (a non-finite proposal is rejected), so the step can run
+     * chunk by chunk, each chunk's proposals in rows 0.. of Y. */
+    for (size_t c0 = 0; c0 < n; c0 += s->chunk) {
+      const size_t nc = n - c0 < s->chunk ? n - c0 : s->chunk;
+      s->yb = s->chunk < n ? c0 : 0;
+      PF_TRY(propose_eval(s, p, X, c0, nc, h));
+      mh_rows(s, p, X, c0, nc, h);
+    }
+    for (size_t i = 0; i < n; i++) diverging += s->div[i];
+  } else {
+    s->yb = 0;
+    for (long long tries = 0;; tries++) {
+      h = s->h;
+      PF_TRY(propose_eval(s, p, X, 0, n, h));
+      size_t bad = n;
 #pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : bad)
-    for (size_t i = 0; i < n; i++) {
-      s->div[i] = 0.0;
-      int fin = isfinite(s->Ylogp[i]) && row_finite(s->Ygrad + i * d, d) &&
-                row_finite(s->Y + i * d, d);
-      if (s->outside[i]) {
-        s->acc[i] = 0.0;
-      } else if (!fin) {
-        s->acc[i] = 0.0;
-        s->div[i] = 1.0;
-        if (!s->o.adjust && i < bad) bad = i;
-      } else {
-        s->acc[i] = 1.0;
+      for (size_t i = 0; i < n; i++) {
+        s->div[i] = 0.0;
+        int fin = isfinite(s->Ylogp[i]) && row_finite(s->Ygrad + i * d, d) &&
+                  row_finite(s->Y + i * d, d);
+        if (s->outside[i]) {
+          s->acc[i] = 0.0;
+        } else if (!fin) {
+          s->acc[i] = 0.0;
+          s->div[i] = 1.0;
+          if (i < bad) bad = i;
+        } else {
+          s->acc[i] = 1.0;
+        }
       }
+      if (bad == n) break;
+      if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
+        PF_RAISE(PF_ENONFINITE,
+                 "iteration %ld: chain %zu reached a non-finite position, "
+                 "log density or score with step size %g%s", iter, bad, h,
+                 s->policy == PF_NONFINITE_ABORT
+                     ? " (on_nonfinite: abort; the last good state is kept)"
+                     : " after the maximum number of step-size halvings");
+      s->h *= 0.5;
+      s->backoffs += 1.0;
     }
-    if (s->o.adjust)
-      for (size_t i = 0; i < n; i++) diverging += s->div[i];
-    if (bad == n) break;
-    if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
-      PF_RAISE(PF_ENONFINITE,
-               "iteration %ld: chain %zu reached a non-finite position, log "
-               "density or score with step size %g%s", iter, bad, h,
-               s->policy == PF_NONFINITE_ABORT
-                   ? " (on_nonfinite: abort; the last good state is kept)"
-                   : " after the maximum number of step-size halvings");
-    s->h *= 0.5;
-    s->backoffs += 1.0;
-  }
-  /* Metropolis-Hastings test and the accepted rows' copy. */
-#pragma omp parallel for schedule(static) num_threads(s->nthr)
-  for (size_t i = 0; i < n; i++) {
-    double *x = X + i * d;
-    if (s->o.adjust && s->acc[i] > 0.0) {
-      double lr = log_ratio(s, i, x, p->logp[i], h);
-      s->acc[i] = lr >= 0.0 ? 1.0 : exp(lr);
-      double u = pf_rng_uniform(&p->rng[i]);
-      if (!(u < s->acc[i])) continue;
-    } else if (s->acc[i] == 0.0) {
-      continue;
-    }
-    memcpy(x, s->Y + i * d, d * sizeof(double));
-    memcpy(p->grad + i * d, s->Ygrad + i * d, d * sizeof(double));
-    p->logp[i] = s->Ylogp[i];
-    if (s->o.dual) memcpy(p->x + i * d, s->YX + i * d, d * sizeof(double));
-    if (s->MG) memcpy(s->MG + i * d, s->MGy + i * d, d * sizeof(double));
+    mh_rows(s, p, X, 0, n, h);
   }
   double acc = 0.0, ev = 0.0, fb = 0.0;
   for (size_t i = 0; i < n; i++) {
