@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #endif
 
+#include "fma_peak.h"
 #include "pflow/config.h"
 #include "pflow/error.h"
 #include "pflow/kernel.h"
@@ -37,52 +38,6 @@ static void die(void)
   exit(1);
 }
 
-/* FMA throughput of `threads` threads, GFLOP/s (best of 3). */
-static double fma_peak(int threads)
-{
-  const long iters = 20000000;
-  double best = 0.0;
-  for (int rep = 0; rep < 3; rep++) {
-    double t0 = pf_wtime(), sink = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-    {
-#if defined(__AVX2__) && defined(__FMA__)
-      __m256d b = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-7);
-      __m256d a0 = _mm256_set1_pd(1.0), a1 = _mm256_set1_pd(1.1),
-              a2 = _mm256_set1_pd(1.2), a3 = _mm256_set1_pd(1.3),
-              a4 = _mm256_set1_pd(1.4), a5 = _mm256_set1_pd(1.5),
-              a6 = _mm256_set1_pd(1.6), a7 = _mm256_set1_pd(1.7),
-              a8 = _mm256_set1_pd(1.8), a9 = _mm256_set1_pd(1.9);
-      for (long i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_pd(a0, b, c), a1 = _mm256_fmadd_pd(a1, b, c);
-        a2 = _mm256_fmadd_pd(a2, b, c), a3 = _mm256_fmadd_pd(a3, b, c);
-        a4 = _mm256_fmadd_pd(a4, b, c), a5 = _mm256_fmadd_pd(a5, b, c);
-        a6 = _mm256_fmadd_pd(a6, b, c), a7 = _mm256_fmadd_pd(a7, b, c);
-        a8 = _mm256_fmadd_pd(a8, b, c), a9 = _mm256_fmadd_pd(a9, b, c);
-      }
-      __m256d s = _mm256_add_pd(
-          _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)),
-          _mm256_add_pd(_mm256_add_pd(a4, a5), _mm256_add_pd(a6, a7)));
-      s = _mm256_add_pd(s, _mm256_add_pd(a8, a9));
-      double o[4];
-      _mm256_storeu_pd(o, s);
-      sink += o[0] + o[1] + o[2] + o[3];
-#else
-      double a = 1.0;
-      for (long i = 0; i < iters; i++) a = a * 0.999999 + 1e-7;
-      sink += a;
-#endif
-    }
-    double t = pf_wtime() - t0;
-#if defined(__AVX2__) && defined(__FMA__)
-    double gf = (double)threads * iters * 10 * 4 * 2 / t / 1e9;
-#else
-    double gf = (double)threads * iters * 2 / t / 1e9;
-#endif
-    if (gf > best && sink != 0.0) best = gf;
-  }
-  return best;
-}
 
 #define TIME_BEST(var, reps, stmt)                        \
   do {                                                    \
