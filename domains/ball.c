@@ -280,12 +280,6 @@ static int ball_sample_uniform(const void *ctx, pf_rng *rng, size_t n,
   return 0;
 }
 
-static int ball_interior(const void *ctx, pf_rng *rng, double *x,
-                         double *work)
-{
-  return ball_sample_uniform(ctx, rng, 1, x, work);
-}
-
 static int ball_log_volume(const void *ctx, double *out)
 {
   *out = ((const ball *)ctx)->log_vol;
@@ -319,7 +313,6 @@ const pf_domain_ops pf_domain_ball = {
     .project = ball_project,
     .reflect = ball_reflect,
     .chord = ball_chord,
-    .interior = ball_interior,
     .sample_uniform = ball_sample_uniform,
     .log_volume = ball_log_volume,
     .bounded = ball_bounded,

@@ -234,12 +234,6 @@ static int box_sample_uniform(const void *ctx, pf_rng *rng, size_t n,
   return 0;
 }
 
-static int box_interior(const void *ctx, pf_rng *rng, double *x,
-                        double *work)
-{
-  return box_sample_uniform(ctx, rng, 1, x, work);
-}
-
 static int box_log_volume(const void *ctx, double *out)
 {
   *out = ((const box *)ctx)->log_vol;
@@ -357,7 +351,6 @@ const pf_domain_ops pf_domain_box = {
     .project = box_project,
     .reflect = box_reflect,
     .chord = box_chord,
-    .interior = box_interior,
     .sample_uniform = box_sample_uniform,
     .log_volume = box_log_volume,
     .bounded = box_bounded,

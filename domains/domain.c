@@ -124,6 +124,7 @@ int pf_domain_chord(const pf_domain *d, const double *x, const double *u,
 int pf_domain_interior(const pf_domain *d, pf_rng *rng, double *x,
                        double *work)
 {
+  if (!d->ops->interior) return d->ops->sample_uniform(d->ctx, rng, 1, x, work);
   return d->ops->interior(d->ctx, rng, x, work);
 }
 

@@ -316,12 +316,6 @@ static int simplex_sample_uniform(const void *ctx, pf_rng *rng, size_t n,
   return 0;
 }
 
-static int simplex_interior(const void *ctx, pf_rng *rng, double *x,
-                            double *work)
-{
-  return simplex_sample_uniform(ctx, rng, 1, x, work);
-}
-
 static int simplex_log_volume(const void *ctx, double *out)
 {
   *out = ((const simplex *)ctx)->log_vol;
@@ -460,7 +454,6 @@ const pf_domain_ops pf_domain_simplex = {
     .project = simplex_project,
     .reflect = simplex_reflect,
     .chord = simplex_chord,
-    .interior = simplex_interior,
     .sample_uniform = simplex_sample_uniform,
     .log_volume = simplex_log_volume,
     .bounded = simplex_bounded,

@@ -90,9 +90,8 @@ typedef struct pf_domain_ops {
    * must satisfy sum u = 0. */
   int (*chord)(const void *ctx, const double *x, const double *u,
                double *tlo, double *thi);
-  /* One random interior point (uniform for bounded domains where an exact
-   * sampler exists; otherwise a documented spread-out law).  Used to
-   * initialize particles. */
+  /* One random interior point (a documented spread-out law).  Used to
+   * initialize particles.  NULL: one exact uniform draw (sample_uniform). */
   int (*interior)(const void *ctx, pf_rng *rng, double *x, double *work);
   /* Optional (NULL when unknown): n exact uniform draws; log of the volume
    * (Lebesgue measure in the coordinates used). */
