@@ -12,8 +12,8 @@
  *              probability 1/2) plus N(0, noise^2 I) noise.  Unlike sklearn,
  *              t is drawn at random (not a grid), so draws are iid.
  *
- * No density: logp_grad returns log p = 0 and score 0 everywhere (a flat
- * placeholder so the generic initialization and runner work; see
+ * No density: logp_grad returns log p = 0 and score 0 everywhere (the constant
+ * density, defined so the generic initialization and runner work; see
  * pf_target_ops.samples).  We chose that over PF_ENOTSUP because every
  * sampler's init evaluates logp_grad once; density users must check
  * pf_target_has_density.

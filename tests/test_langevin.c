@@ -157,10 +157,11 @@ static int check_dense(const pf_particles *p, const double *m, const double *C)
   return 0;
 }
 
-/* MALA with step-size adaptation on the 100-d dense Gaussian: after the
- * warm-up the acceptance rate is within 0.1 of the 0.574 target and the
- * chains' final positions have the target's moments. */
-static int mala_dense_100d(void)
+/* Runs `sampler` (warm-up `warmup`) on the 100-d dense Gaussian: the
+ * chains' final positions have the target's moments (check_dense) and the
+ * acceptance after the warm-up is within 0.1 of the 0.574 target. */
+static int dense_100d(const char *sampler, unsigned long long seed,
+                      long warmup)
 {
   double *m, *C, acc;
   char *flow = dense_gaussian_flow(100, &m, &C);
@@ -168,9 +169,7 @@ static int mala_dense_100d(void)
   pf_target *t;
   pf_particles *p;
   PF_T_OK(pf_test_target(flow, &cfg, &t));
-  PF_T_OK(run_avg("{name: mala, n_particles: 500, n_iter: 1000, "
-                  "step_size: 0.05, warmup: 300}",
-                  t, 11, 1, 300, &p, &acc));
+  PF_T_OK(run_avg(sampler, t, seed, 1, warmup, &p, &acc));
   int bad = check_dense(p, m, C);
   pf_particles_destroy(&p);
   pf_target_destroy(&t);
@@ -183,30 +182,22 @@ static int mala_dense_100d(void)
   return 0;
 }
 
+/* MALA with step-size adaptation on the 100-d dense Gaussian. */
+static int mala_dense_100d(void)
+{
+  return dense_100d("{name: mala, n_particles: 500, n_iter: 1000, "
+                    "step_size: 0.05, warmup: 300}",
+                    11, 300);
+}
+
 /* The preconditioned MALA with the metric estimated at half the warm-up:
  * same moments, in fewer steps (the metric removes the conditioning). */
 static int preconditioned_dense_100d(void)
 {
-  double *m, *C, acc;
-  char *flow = dense_gaussian_flow(100, &m, &C);
-  pf_config *cfg;
-  pf_target *t;
-  pf_particles *p;
-  PF_T_OK(pf_test_target(flow, &cfg, &t));
-  PF_T_OK(run_avg("{name: preconditioned, adapt_metric: true, "
-                  "n_particles: 500, n_iter: 500, step_size: 0.05, "
-                  "warmup: 250}",
-                  t, 12, 1, 250, &p, &acc));
-  int bad = check_dense(p, m, C);
-  pf_particles_destroy(&p);
-  pf_target_destroy(&t);
-  pf_config_destroy(&cfg);
-  free(flow);
-  free(m);
-  free(C);
-  if (bad) return bad;
-  PF_T_NEAR(acc, 0.574, 0.1);
-  return 0;
+  return dense_100d("{name: preconditioned, adapt_metric: true, "
+                    "n_particles: 500, n_iter: 500, step_size: 0.05, "
+                    "warmup: 250}",
+                    12, 250);
 }
 
 /* A given metric that is not positive definite is a config error naming

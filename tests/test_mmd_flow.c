@@ -553,7 +553,7 @@ static int empirical_sources(void)
     PF_T_ASSERT(!pf_target_has_density(t), "has a density");
     double lp, g[2] = {1, 1}, x[2] = {0.3, 7};
     PF_T_OK(pf_target_logp_grad(t, 1, x, &lp, g));
-    PF_T_ASSERT(lp == 0 && g[0] == 0 && g[1] == 0, "placeholder");
+    PF_T_ASSERT(lp == 0 && g[0] == 0 && g[1] == 0, "constant density");
     pf_target_destroy(&t);
     pf_config_destroy(&c);
   }

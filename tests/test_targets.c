@@ -229,8 +229,8 @@ static int run_gradient(const pf_target_ops *ops)
         "points\n", g.name);
     bad = 1;
   }
-  /* A target known by samples has no density: its logp_grad is the flat
-   * placeholder (log p = 0, score 0; see pf_target_ops.samples), which is
+  /* A target known by samples has no density: its logp_grad is the
+   * constant density (log p = 0, score 0; see pf_target_ops.samples), which is
    * checked instead of finite differences. */
   if (!bad && !pf_target_has_density(g.t)) {
     for (size_t i = 0; i < NPTS * d && !bad; i++)

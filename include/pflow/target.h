@@ -57,8 +57,8 @@ typedef struct pf_target_ops {
    * empirical distribution, targets/empirical.c).  *X receives its m x dim
    * points (row-major, owned by ctx, valid while the target lives).  A
    * target with this op has NO density: its logp_grad returns log p = 0 and
-   * score 0 everywhere (a flat placeholder, so the generic initialization
-   * and the runner work); density-based code (KSD, Langevin, SVGD) must
+   * score 0 everywhere (the constant density, defined so the generic
+   * initialization and the runner work); density-based code (KSD, Langevin, SVGD) must
    * check pf_target_has_density.  Flows toward samples (mmd_flow) read the
    * set through pf_target_samples. */
   int (*samples)(void *ctx, const double **X, size_t *m);
