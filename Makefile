@@ -26,7 +26,7 @@ CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
 LDLIBS_ALL = $(LDSAN) -rdynamic -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
              -ldl $(LDLIBS)
 
-LIB_DIRS = core domains targets kernels samplers diagnostics io nn
+LIB_DIRS = core domains targets kernels samplers diagnostics io nn postsel
 LIB_SRC = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC = $(wildcard cli/*.c)

@@ -1,0 +1,204 @@
+/* Post-selection inference after a randomized Lasso (Tian & Taylor 2018;
+ * the experiment of Shi, Liu & Mackey 2022): the Lasso solver, the
+ * selection event and its selective density of the optimization variables,
+ * selective confidence intervals from importance-weighted pivots, and the
+ * `postsel` workflow behind `pflow run` for configs with a `postsel`
+ * section.
+ *
+ * Model.  Data X (n x p, standardized as the caller chose), y (n).  The
+ * randomized Lasso solves
+ *   min_beta 1/2 |y - X beta|^2 + lambda |beta|_1 - omega' beta
+ *            + eps/2 |beta|^2,   omega ~ N(0, tau^2 I_p).
+ * Its KKT conditions with active set E, signs s_E, o = |beta_E| > 0 and the
+ * inactive subgradient z_{-E} (|z| <= 1) read
+ *   omega = B o + c,   B = (X'X_E + eps I_{.,E}) diag(s_E)   (p x |E|),
+ *                      c = u - X'y,  u_E = lambda s_E, u_{-E} = lambda z.
+ * Conditioning on z leaves the selective density of o, a Gaussian
+ * restricted to the nonnegative orthant:
+ *   p(o) ∝ exp(-|B o + c|^2 / (2 tau^2)) 1{o >= 0}
+ *        ∝ exp(-|R o + r|^2 / (2 tau^2)) 1{o >= 0},
+ * R = chol(B'B) (upper), r = R^{-T} B' c.
+ *
+ * Everything here is single-threaded unless stated and allocation-owning
+ * objects follow create/destroy (destroy is NULL-safe and clears the
+ * pointer). */
+#ifndef PFLOW_POSTSEL_H
+#define PFLOW_POSTSEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pflow/config.h"
+#include "pflow/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Regression data ----------------------------------------------- */
+
+/* A design and response, owned by the object (pf_regdata_destroy). */
+typedef struct pf_regdata {
+  size_t n, p;
+  double *X;    /* n x p row-major */
+  double *y;    /* n */
+  char **names; /* p column names (NULL for simulated data) */
+} pf_regdata;
+
+/* How columns are standardized: none; centred and scaled to unit Euclidean
+ * norm (selectiveInference's scale=TRUE, the coverage study's design); or
+ * centred and scaled to unit sample standard deviation.  y is centred
+ * unless none. */
+typedef enum pf_standardize {
+  PF_STD_NONE,
+  PF_STD_UNIT_NORM,
+  PF_STD_SD
+} pf_standardize;
+
+/* Read a CSV with a header row: `response` names the y column (NULL: the
+ * last column), every other column is a predictor.  Errors (PF_EINVAL or
+ * PF_EIO, message naming the file, and the line and column where it
+ * applies): unreadable file, non-numeric or missing cell, unknown response
+ * name, a constant predictor column (cannot be standardized), fewer than 2
+ * rows. */
+int pf_regdata_read_csv(const char *path, const char *response,
+                        pf_standardize std, pf_regdata **out);
+
+/* Simulated data for coverage studies: rows of X ~ N(0, Sigma_rho) with
+ * equicorrelation rho, standardized as `std` says, y = X beta + sigma z
+ * (beta NULL: the global null, beta = 0), all from the given stream. */
+int pf_regdata_simulate(size_t n, size_t p, double rho, double sigma,
+                        const double *beta, pf_standardize std, pf_rng *rng,
+                        pf_regdata **out);
+void pf_regdata_destroy(pf_regdata **d);
+
+/* ---- Lasso --------------------------------------------------------- */
+
+/* Solve the randomized Lasso above by cyclic coordinate descent with
+ * active-set sweeps.  X is n x p row-major, y length n, omega length p
+ * (NULL: zero), eps >= 0 the ridge.  beta (length p) is the warm start on
+ * entry and the solution on return.  Converged when the largest KKT
+ * violation, max_j |x_j'(y - X beta) + omega_j - eps beta_j - lambda
+ * sub_j|, is below tol * max(1, |X'y|_inf) (sub_j = sign(beta_j), or the
+ * violation outside [-lambda, lambda] for beta_j = 0); PF_ENOCONV after
+ * max_iter sweeps.  *kkt (may be NULL) receives the final violation. */
+int pf_lasso_solve(size_t n, size_t p, const double *X, const double *y,
+                   double lambda, const double *omega, double eps,
+                   double tol, int max_iter, double *beta, double *kkt);
+
+/* Default tuning of the R package selectiveInference's randomizedLasso
+ * (also used by Shi et al.): with m2 = mean_j |X_j|^2 and sd(y) the sample
+ * standard deviation,
+ *   tau    = 0.25 sd(y) sqrt(m2),
+ *   eps    = sqrt(m2) sd(y) / sqrt(n),
+ *   lambda = lambda_frac * E max_j |X_j' z|,  z ~ N(0, I_n), estimated from
+ *            n_mc draws of the given stream (sigma_est = 1).
+ * Any output pointer may be NULL (that quantity is skipped). */
+int pf_lasso_defaults(size_t n, size_t p, const double *X, const double *y,
+                      double lambda_frac, size_t n_mc, pf_rng *rng,
+                      double *lambda, double *eps, double *tau);
+
+/* ---- The selection event ------------------------------------------- */
+
+/* Everything the selective density and the intervals need.  Arrays are
+ * owned by the object; k = |E|. */
+typedef struct pf_selection {
+  size_t n, p, k;
+  double lambda, eps, tau;
+  size_t *active;   /* E, increasing column indices (k) */
+  int *signs;       /* s_E (k) */
+  double *beta;     /* randomized Lasso solution (p) */
+  double *omega;    /* the randomization draw (p) */
+  double *B;        /* p x k row-major */
+  double *c;        /* p: u - X'y at the observed data */
+  double *R;        /* k x k upper triangular row-major, R'R = B'B */
+  double *r;        /* k: R^{-T} B' c */
+  double *o_obs;    /* k: |beta_E|, the observed optimization variables */
+  /* The selected model y ~ N(X_E beta_E, sigma^2 I): OLS on E. */
+  double *t_hat;    /* k: (X_E'X_E)^{-1} X_E'y */
+  double *Sigma;    /* k x k: sigma_hat^2 (X_E'X_E)^{-1}, sigma_hat^2 from
+                       the residuals with n - k degrees of freedom (or the
+                       given sigma when known, see pf_selection_create) */
+  double *crosscov; /* p x k: Cov(c, t) = -X'X_E Sigma.  Moving t_i by
+                       delta (all else in the data fixed) moves c by
+                       crosscov[:, i] delta / Sigma_ii */
+  double sigma2;    /* sigma_hat^2 used in Sigma */
+  double kkt;       /* KKT violation of the solve */
+} pf_selection;
+
+/* Fit the randomized Lasso on (X, y) with omega ~ N(0, tau^2 I) drawn from
+ * `rng`, and build the selection object.  lambda/eps/tau as given (use
+ * pf_lasso_defaults for the usual recipe).  sigma > 0 fixes the noise level
+ * of the selected model; sigma <= 0 estimates it from the OLS residuals on
+ * E.  Errors (PF_EINVAL with a message): n <= k with sigma estimated, a
+ * singular X_E'X_E, non-finite data.  Nothing selected (k = 0) is not an
+ * error: *out is created with k = 0 and the caller reports an empty
+ * result. */
+int pf_selection_create(size_t n, size_t p, const double *X, const double *y,
+                        double lambda, double eps, double tau, double sigma,
+                        pf_rng *rng, pf_selection **out);
+void pf_selection_destroy(pf_selection **s);
+
+/* log p(o) up to a constant and its gradient, for m points O (m x k);
+ * -inf with a zero gradient outside the orthant.  Thread-safe (const). */
+void pf_selection_logp_grad(const pf_selection *s, size_t m, const double *O,
+                            double *logp, double *grad);
+
+struct pf_target; /* include/pflow/target.h */
+
+/* A target (dimension k, orthant domain, density above, exact sampler: the
+ * truncated Gaussian's rejection or chord-Gibbs sampler) that borrows s,
+ * which must outlive it.  k = 0 is PF_EINVAL.  Used by the workflow to run
+ * any sampler on the selective density; the `selective_lasso` target of a
+ * config builds the same from its data section and owns its selection. */
+int pf_selection_target(const pf_selection *s, struct pf_target **out);
+
+/* ---- Selective intervals ------------------------------------------- */
+
+/* Endpoint flags. */
+enum {
+  PF_CI_OK = 0,
+  PF_CI_UNBRACKETED = 1 /* the pivot did not cross the level inside the
+                           search bracket: the endpoint is NaN, never the
+                           bracket edge */
+};
+
+typedef struct pf_interval {
+  double estimate;        /* t_hat_i */
+  double lo, hi;          /* selective interval (NaN when unbracketed) */
+  int lo_flag, hi_flag;   /* PF_CI_* */
+  double ols_lo, ols_hi;  /* unadjusted interval t_hat_i -/+ z sd */
+  double pvalue;          /* two-sided selective p-value of beta_i = 0 */
+  double ess;             /* effective sample size of the weights at the
+                             estimate (Kish) */
+} pf_interval;
+
+/* Selective intervals at `level` for every selected coefficient from m
+ * samples O (m x k) of the selective density at the observed data.  For
+ * coefficient i, t_n ~ N(0, Sigma_ii) is drawn from `rng` (one per sample);
+ * the pivot at parameter value b is the self-normalized importance
+ * estimate of P_b(T_i <= t_hat_i | selection), with weights from the exact
+ * p-dimensional density of omega (no projection onto range(B), so it stays
+ * exact for eps > 0).  Endpoints come from a bracketed root search over
+ * t_hat_i -/+ bracket_sd sd_i.  out has k entries. */
+int pf_selection_intervals(const pf_selection *s, size_t m, const double *O,
+                           double level, double bracket_sd, pf_rng *rng,
+                           pf_interval *out);
+
+/* ---- The workflow -------------------------------------------------- */
+
+/* Spec of the root `postsel` section (see postsel/workflow.c). */
+extern const pf_param pf_postsel_params[];
+
+/* Run the post-selection workflow of a validated config that has a
+ * `postsel` section: read and standardize the data (or simulate it),
+ * select, sample the selective density with the configured sampler, write
+ * intervals to the HDF5 output and print the table to `table` (NULL:
+ * silent).  Errors name the file, line and key. */
+int pf_postsel_run(const pf_config *c, FILE *table);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
