@@ -1,6 +1,25 @@
 # pflow build.  `make` builds build/pflow and build/libpflow.a;
 # `make deps | quickstart | test | bench`; `make SAN=1 test` for ASan+UBSan.
 
+# `make MPI=1`: the MPI build (mpicc, Debian's parallel HDF5 hdf5-openmpi,
+# -DPF_MPI) in build/mpi (build/mpi-san with SAN=1) unless BUILD is given,
+# so its objects never mix with the serial build's.  The serial build
+# (default) needs no MPI.
+MPI ?= 0
+ifeq ($(MPI),1)
+ifeq ($(SAN),1)
+BUILD ?= build/mpi-san
+else
+BUILD ?= build/mpi
+endif
+CC = mpicc
+HDF5_PKG = hdf5-openmpi
+MPI_CFLAGS = -DPF_MPI
+else
+HDF5_PKG = hdf5-serial
+MPI_CFLAGS =
+endif
+
 SAN ?= 0
 ifeq ($(SAN),1)
 BUILD ?= build/san
@@ -16,13 +35,14 @@ endif
 # AVX2 + FMA (x86-64-v3): the SLEEF wrappers are built for that ISA.
 ARCH ?= -march=x86-64-v3
 
-PKGS = hdf5-serial sleef yaml-0.1 openblas lapacke
+PKGS = $(HDF5_PKG) sleef yaml-0.1 openblas lapacke
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CC ?= cc
 CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Werror \
-             -D_POSIX_C_SOURCE=200809L -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+             -D_POSIX_C_SOURCE=200809L $(MPI_CFLAGS) -Iinclude $(PKG_CFLAGS) \
+             $(CFLAGS)
 LDLIBS_ALL = $(LDSAN) -rdynamic -fopenmp $(PKG_LIBS) -lhdf5_hl -lm \
              -ldl $(LDLIBS)
 
@@ -75,8 +95,21 @@ deps:
 # Debian's python3 (where deps installs h5py, xarray), not a pyenv shim.
 PF_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
+# The MPI tests (tests/mpi/run.sh, suite mpi) run the MPI build: with
+# MPI=1 this tree, otherwise $(BUILD)/mpi, built here when mpicc and
+# hdf5-openmpi are installed (make deps installs them; not under SAN=1).
+ifeq ($(MPI),1)
+MPI_PFLOW = $(BUILD)/pflow
+else
+MPI_PFLOW = $(BUILD)/mpi/pflow
+endif
+
 test: deps
 	$(MAKE) all $(BUILD)/tests/runner $(BUILD)/tests/pcg_ref
+	@if [ "$(MPI)" != 1 ] && [ "$(SAN)" != 1 ] && command -v mpicc >/dev/null \
+	  && pkg-config --exists hdf5-openmpi; then \
+	  $(MAKE) MPI=1 BUILD=$(BUILD)/mpi $(BUILD)/mpi/pflow; fi
+	PF_MPI_PFLOW=$(MPI_PFLOW) \
 	PFLOW=$(BUILD)/pflow PF_BUILD=$(BUILD) PF_PYTHON=$(PF_PYTHON) \
 	  OMP_WAIT_POLICY=passive \
 	  $(BUILD)/tests/runner $(TESTS)

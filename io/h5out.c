@@ -57,6 +57,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/version.h"
 
@@ -109,6 +110,8 @@ struct pf_h5 {
   size_t ndims, capdims;
   pf_h5var **vars;
   size_t nvars, capvars;
+  int noop; /* an MPI rank other than 0: only rank 0 writes (the
+               serial_gather backend), every call here does nothing */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -338,6 +341,7 @@ static int attr_common(pf_h5 *h, const char *group, const char *name,
                        hid_t ftype, hid_t mtype, const void *buf, int str)
 {
   PF_CHECK(h && name && *name, PF_EINVAL, "attribute: handle and name needed");
+  if (h->noop) return 0;
   hid_t obj = H5I_INVALID_HID;
   PF_TRY(open_target(h, grp(group), &obj));
   const char *where = *grp(group) ? grp(group) : "/";
@@ -412,6 +416,14 @@ int pf_h5_create(const char *path, int overwrite, pf_h5 **out)
   PF_CHECK(path && *path && out, PF_EINVAL,
            "pf_h5_create: a path and an output handle are required");
   *out = NULL;
+  if (pf_comm_rank() != 0) { /* MPI: rank 0 writes what the run gathers */
+    pf_h5 *h = calloc(1, sizeof *h);
+    PF_CHECK(h, PF_ENOMEM, "output handle");
+    h->file = h->mspace1 = H5I_INVALID_HID;
+    h->noop = 1;
+    *out = h;
+    return 0;
+  }
   pf__h5_quiet();
   PF_TRY(mkparents(path));
 
@@ -547,6 +559,7 @@ static int make_groups(pf_h5 *h, const char *g, int *created)
 int pf_h5_group(pf_h5 *h, const char *group)
 {
   PF_CHECK(h, PF_EINVAL, "pf_h5_group: NULL handle");
+  if (h->noop) return 0;
   const char *g = grp(group);
   if (!*g) return 0;
   int created = 0;
@@ -613,6 +626,7 @@ int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
               int unlimited)
 {
   PF_CHECK(h, PF_EINVAL, "pf_h5_dim: NULL handle");
+  if (h->noop) return 0;
   PF_CHECK(valid_name(name), PF_EINVAL, "invalid dimension name '%s'",
            name ? name : "(null)");
   const char *g = grp(group);
@@ -702,6 +716,7 @@ int pf_h5_dim_append(pf_h5 *h, const char *group, const char *name,
                      long long coord)
 {
   PF_CHECK(h && name, PF_EINVAL, "pf_h5_dim_append: NULL argument");
+  if (h->noop) return 0;
   const char *g = grp(group);
   pf__h5dim *d = find_dim(h, g, name);
   PF_CHECK(d, PF_ENOTFOUND, "no dimension '%s' in group '%s' of '%s'", name,
@@ -744,6 +759,16 @@ int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
 {
   PF_CHECK(h && out, PF_EINVAL, "pf_h5_var: NULL argument");
   *out = NULL;
+  if (h->noop) { /* a handle that writes nothing, freed with h */
+    PF_TRY(grow((void **)&h->vars, &h->capvars, h->nvars + 1,
+                sizeof *h->vars));
+    pf_h5var *nv = calloc(1, sizeof *nv);
+    PF_CHECK(nv, PF_ENOMEM, "variable handle");
+    nv->h = h;
+    nv->dset = nv->mspace = nv->fspace = H5I_INVALID_HID;
+    h->vars[h->nvars++] = *out = nv;
+    return 0;
+  }
   PF_CHECK(valid_name(name), PF_EINVAL, "invalid variable name '%s'",
            name ? name : "(null)");
   PF_CHECK(type == PF_H5_F64 || type == PF_H5_I64 || type == PF_H5_I8,
@@ -896,6 +921,7 @@ fail:
 int pf_h5_var_write(pf_h5var *v, const void *data)
 {
   PF_CHECK(v && data, PF_EINVAL, "pf_h5_var_write: NULL argument");
+  if (v->h->noop) return 0;
   PF_CHECK(v->uaxis < 0, PF_EINVAL,
            "variable '%s' grows along an unlimited dimension: use "
            "pf_h5_var_append",
@@ -913,6 +939,7 @@ int pf_h5_var_write(pf_h5var *v, const void *data)
 int pf_h5_var_append(pf_h5var *v, const void *data)
 {
   PF_CHECK(v && data, PF_EINVAL, "pf_h5_var_append: NULL argument");
+  if (v->h->noop) return 0;
   PF_CHECK(v->uaxis >= 0, PF_EINVAL,
            "variable '%s' has no unlimited dimension: use pf_h5_var_write",
            v->path);
@@ -945,6 +972,7 @@ int pf_h5_var_append(pf_h5var *v, const void *data)
 int pf_h5_flush(pf_h5 *h)
 {
   PF_CHECK(h, PF_EINVAL, "pf_h5_flush: NULL handle");
+  if (h->noop) return 0;
   PF_TRY(flush(h));
   return 0;
 }
@@ -955,6 +983,10 @@ int pf_h5_close(pf_h5 **hp)
   pf_h5 *h = *hp;
   *hp = NULL;
   int rc = 0;
+  if (h->noop) {
+    destroy(h);
+    return 0;
+  }
   /* Objects first: the file only really closes with its last id. */
   for (size_t i = 0; i < h->nvars; i++) {
     var_free(h->vars[i]);
@@ -971,4 +1003,297 @@ int pf_h5_close(pf_h5 **hp)
   h->file = H5I_INVALID_HID;
   destroy(h);
   return rc;
+}
+
+/* ------------------------------------------- reopening for append (resume)
+ * Used by `pflow run --resume` (core/run.c): reopen a file this writer
+ * created, forget the groups its run writes only at the end, register the
+ * existing dimensions (in _Netcdf4Dimid order, so dimensions created later
+ * get the ids an uninterrupted run would give them), cut unlimited
+ * dimensions back to a checkpoint's cursor and reopen record variables. */
+
+typedef struct pf__h5scan {
+  pf_h5 *h;
+  int rc;
+  char **names; /* root groups to drop */
+  size_t nnames;
+  const char *const *keep;
+} pf__h5scan;
+
+static herr_t scan_root(hid_t g, const char *name, const H5L_info_t *info,
+                        void *data)
+{
+  (void)info;
+  pf__h5scan *s = data;
+  for (size_t i = 0; s->keep && s->keep[i]; i++)
+    if (strcmp(s->keep[i], name) == 0) return 0;
+  H5O_info_t oi;
+  if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) return -1;
+  if (oi.type != H5O_TYPE_GROUP) return 0;
+  char **p = realloc(s->names, (s->nnames + 1) * sizeof *p);
+  if (!p) return -1;
+  s->names = p;
+  s->names[s->nnames] = dupstr(name);
+  return s->names[s->nnames++] ? 0 : -1;
+}
+
+/* Every dataset carrying _Netcdf4Dimid is a dimension of this writer. */
+static herr_t scan_dims(hid_t g, const char *name, const H5L_info_t *info,
+                        void *data)
+{
+  (void)info;
+  pf__h5scan *s = data;
+  pf_h5 *h = s->h;
+  H5O_info_t oi;
+  if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) return -1;
+  if (oi.type != H5O_TYPE_DATASET) return 0;
+  hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+  if (ds < 0) return -1;
+  if (H5Aexists(ds, "_Netcdf4Dimid") <= 0) {
+    H5Dclose(ds);
+    return 0;
+  }
+  int32_t id = -1;
+  hid_t a = H5Aopen(ds, "_Netcdf4Dimid", H5P_DEFAULT);
+  herr_t r = a >= 0 ? H5Aread(a, H5T_NATIVE_INT32, &id) : -1;
+  if (a >= 0) H5Aclose(a);
+  hid_t sp = H5Dget_space(ds);
+  hsize_t cur = 0, max = 0;
+  int nd = sp >= 0 ? H5Sget_simple_extent_dims(sp, &cur, &max) : -1;
+  if (r < 0 || nd != 1 || grow((void **)&h->dims, &h->capdims, h->ndims + 1,
+                               sizeof *h->dims) < 0) {
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(ds);
+    s->rc = PF_EHDF5;
+    return -1;
+  }
+  pf__h5dim d = {NULL, NULL, ds, H5I_INVALID_HID, (int)id,
+                 max == H5S_UNLIMITED, cur};
+  const char *slash = strrchr(name, '/');
+  d.name = dupstr(slash ? slash + 1 : name);
+  d.group = dupstr(name);
+  if (d.group) d.group[slash ? (size_t)(slash - name) : 0] = '\0';
+  if (d.unlimited)
+    d.fspace = sp;
+  else
+    H5Sclose(sp);
+  h->dims[h->ndims++] = d;
+  if (!d.name || !d.group) {
+    s->rc = PF_ENOMEM;
+    return -1;
+  }
+  return 0;
+}
+
+static int dim_by_id(const void *a, const void *b)
+{
+  const pf__h5dim *x = a, *y = b;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+int pf_h5_open_append(const char *path, const char *const *keep,
+                      pf_h5 **out)
+{
+  PF_CHECK(path && out, PF_EINVAL, "pf_h5_open_append: NULL argument");
+  *out = NULL;
+  pf__h5_quiet();
+  int rc = 0;
+  hid_t fapl = H5I_INVALID_HID;
+  pf__h5scan s = {NULL, 0, NULL, 0, keep};
+  pf_h5 *h = calloc(1, sizeof *h);
+  PF_CHECK(h, PF_ENOMEM, "out of memory");
+  h->file = h->mspace1 = H5I_INVALID_HID;
+  s.h = h;
+  h->path = dupstr(path);
+  PF_CHECK_GOTO(rc, h->path, PF_ENOMEM, fail, "out of memory");
+  /* The same crash-safety setting as pf_h5_create. */
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5AC_cache_config_t mdc;
+  memset(&mdc, 0, sizeof mdc);
+  mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  PF_CHECK_GOTO(rc, fapl >= 0 && H5Pget_mdc_config(fapl, &mdc) >= 0, PF_EHDF5,
+                fail, "H5Pget_mdc_config: %s", pf__h5_errdesc());
+  mdc.evictions_enabled = 0;
+  mdc.incr_mode = H5C_incr__off;
+  mdc.flash_incr_mode = H5C_flash_incr__off;
+  mdc.decr_mode = H5C_decr__off;
+  PF_CHECK_GOTO(rc,
+                H5Pset_mdc_config(fapl, &mdc) >= 0 &&
+                    H5Pset_file_locking(fapl, 1, 1) >= 0,
+                PF_EHDF5, fail, "file access properties: %s",
+                pf__h5_errdesc());
+  h->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  PF_CHECK_GOTO(rc, h->file >= 0, PF_EIO, fail,
+                "cannot open '%s' for appending: %s", path, pf__h5_errdesc());
+  hsize_t one = 1;
+  h->mspace1 = H5Screate_simple(1, &one, NULL);
+  PF_CHECK_GOTO(rc, h->mspace1 >= 0, PF_EHDF5, fail, "H5Screate_simple: %s",
+                pf__h5_errdesc());
+  PF_CHECK_GOTO(rc,
+                H5Literate(h->file, H5_INDEX_NAME, H5_ITER_INC, NULL,
+                           scan_root, &s) >= 0,
+                PF_EHDF5, fail, "listing the groups of '%s': %s", path,
+                pf__h5_errdesc());
+  for (size_t i = 0; i < s.nnames; i++)
+    PF_CHECK_GOTO(rc, H5Ldelete(h->file, s.names[i], H5P_DEFAULT) >= 0,
+                  PF_EHDF5, fail, "removing group '%s' of '%s': %s",
+                  s.names[i], path, pf__h5_errdesc());
+  PF_CHECK_GOTO(rc,
+                H5Lvisit(h->file, H5_INDEX_NAME, H5_ITER_INC, scan_dims,
+                         &s) >= 0,
+                s.rc ? s.rc : PF_EHDF5, fail,
+                "reading the dimensions of '%s': %s", path, pf__h5_errdesc());
+  qsort(h->dims, h->ndims, sizeof *h->dims, dim_by_id);
+  for (size_t i = 0; i < h->ndims; i++)
+    PF_CHECK_GOTO(rc, h->dims[i].id == (int)i, PF_EINVAL, fail,
+                  "'%s': dimension ids are not 0..%zu (not written by "
+                  "pflow?)", path, h->ndims - 1);
+  PF_TRY_GOTO(rc, flush(h), fail);
+  for (size_t i = 0; i < s.nnames; i++) free(s.names[i]);
+  free(s.names);
+  H5Pclose(fapl);
+  *out = h;
+  return 0;
+fail:
+  for (size_t i = 0; i < s.nnames; i++) free(s.names[i]);
+  free(s.names);
+  if (fapl >= 0) H5Pclose(fapl);
+  destroy(h);
+  return rc;
+}
+
+int pf_h5_dim_len(pf_h5 *h, const char *group, const char *name,
+                  size_t *len)
+{
+  PF_CHECK(h && name && len, PF_EINVAL, "pf_h5_dim_len: NULL argument");
+  const pf__h5dim *d = find_dim(h, grp(group), name);
+  PF_CHECK(d, PF_ENOTFOUND, "no dimension '%s' in group '%s' of '%s'", name,
+           *grp(group) ? grp(group) : "/", h->path);
+  *len = (size_t)d->len;
+  return 0;
+}
+
+int pf_h5_dim_truncate(pf_h5 *h, const char *group, const char *name,
+                       size_t len)
+{
+  PF_CHECK(h && name, PF_EINVAL, "pf_h5_dim_truncate: NULL argument");
+  const char *g = grp(group);
+  pf__h5dim *d = find_dim(h, g, name);
+  PF_CHECK(d, PF_ENOTFOUND, "no dimension '%s' in group '%s' of '%s'", name,
+           *g ? g : "/", h->path);
+  PF_CHECK(d->unlimited, PF_EINVAL, "dimension '%s/%s' is fixed", g, name);
+  PF_CHECK((hsize_t)len <= d->len, PF_EINVAL,
+           "'%s': dimension '%s/%s' has %llu records, fewer than the %zu the "
+           "checkpoint needs (records written before the checkpoint were "
+           "lost)", h->path, g, name, (unsigned long long)d->len, len);
+  hsize_t n = len, max = H5S_UNLIMITED;
+  PF_CHECK(H5Dset_extent(d->dset, &n) >= 0 &&
+               H5Sset_extent_simple(d->fspace, 1, &n, &max) >= 0,
+           PF_EHDF5, "truncating dimension '%s/%s' of '%s': %s", g, name,
+           h->path, pf__h5_errdesc());
+  d->len = n;
+  return 0;
+}
+
+int pf_h5_var_open(pf_h5 *h, const char *group, const char *name,
+                   pf_h5var **out)
+{
+  PF_CHECK(h && name && out, PF_EINVAL, "pf_h5_var_open: NULL argument");
+  *out = NULL;
+  const char *g = grp(group);
+  char path[1024];
+  PF_TRY(joinpath(path, sizeof path, g, name));
+  PF_TRY(grow((void **)&h->vars, &h->capvars, h->nvars + 1, sizeof *h->vars));
+  int rc = 0;
+  hid_t sp = H5I_INVALID_HID, ty = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  pf_h5var *v = calloc(1, sizeof *v);
+  PF_CHECK(v, PF_ENOMEM, "out of memory");
+  v->h = h;
+  v->dset = v->mspace = v->fspace = H5I_INVALID_HID;
+  v->uaxis = -1;
+  v->path = dupstr(path);
+  PF_CHECK_GOTO(rc, v->path, PF_ENOMEM, fail, "out of memory");
+  htri_t ex = H5Lexists(h->file, path, H5P_DEFAULT);
+  PF_CHECK_GOTO(rc, ex > 0, PF_ENOTFOUND, fail, "no variable '%s' in '%s'",
+                path, h->path);
+  v->dset = H5Dopen2(h->file, path, H5P_DEFAULT);
+  PF_CHECK_GOTO(rc, v->dset >= 0, PF_EHDF5, fail, "opening '%s' in '%s': %s",
+                path, h->path, pf__h5_errdesc());
+  ty = H5Dget_type(v->dset);
+  sp = H5Dget_space(v->dset);
+  dcpl = H5Dget_create_plist(v->dset);
+  PF_CHECK_GOTO(rc, ty >= 0 && sp >= 0 && dcpl >= 0, PF_EHDF5, fail,
+                "variable '%s': %s", path, pf__h5_errdesc());
+  v->mtype = H5Tget_class(ty) == H5T_FLOAT ? H5T_NATIVE_DOUBLE
+             : H5Tget_size(ty) == 1        ? H5T_NATIVE_INT8
+                                           : H5T_NATIVE_INT64;
+  v->compressed = H5Pget_nfilters(dcpl) > 0;
+  v->written = 1;
+  hsize_t max[PF__H5_MAXDIMS];
+  v->ndims = H5Sget_simple_extent_ndims(sp);
+  PF_CHECK_GOTO(rc, v->ndims >= 0 && v->ndims <= PF__H5_MAXDIMS, PF_EINVAL,
+                fail, "variable '%s': %d dimensions", path, v->ndims);
+  H5Sget_simple_extent_dims(sp, v->cur, max);
+  for (int i = 0; i < v->ndims; i++)
+    if (max[i] == H5S_UNLIMITED) v->uaxis = i;
+  if (v->uaxis >= 0) {
+    int32_t ids[PF__H5_MAXDIMS];
+    hid_t a = H5Aopen(v->dset, "_Netcdf4Coordinates", H5P_DEFAULT);
+    herr_t r = a >= 0 ? H5Aread(a, H5T_NATIVE_INT32, ids) : -1;
+    if (a >= 0) H5Aclose(a);
+    PF_CHECK_GOTO(rc, r >= 0, PF_EHDF5, fail,
+                  "variable '%s': _Netcdf4Coordinates: %s", path,
+                  pf__h5_errdesc());
+    int32_t id = ids[v->uaxis];
+    PF_CHECK_GOTO(rc, id >= 0 && (size_t)id < h->ndims &&
+                          h->dims[id].unlimited,
+                  PF_EINVAL, fail,
+                  "variable '%s': its unlimited axis has no dimension", path);
+    v->udim = (size_t)id;
+    const int u = v->uaxis;
+    hsize_t rec[PF__H5_MAXDIMS];
+    /* Cut the records past the dimension's (truncated) length. */
+    if (v->cur[u] != h->dims[id].len) {
+      v->cur[u] = h->dims[id].len;
+      PF_CHECK_GOTO(rc, H5Dset_extent(v->dset, v->cur) >= 0, PF_EHDF5, fail,
+                    "truncating variable '%s' of '%s': %s", path, h->path,
+                    pf__h5_errdesc());
+    }
+    for (int i = 0; i < v->ndims; i++) {
+      rec[i] = i == u ? 1 : v->cur[i];
+      v->count[i] = rec[i];
+      v->start[i] = 0;
+      max[i] = i == u ? H5S_UNLIMITED : v->cur[i];
+    }
+    v->mspace = H5Screate_simple(v->ndims, rec, NULL);
+    v->fspace = H5Screate_simple(v->ndims, v->cur, max);
+    PF_CHECK_GOTO(rc, v->mspace >= 0 && v->fspace >= 0, PF_EHDF5, fail,
+                  "variable '%s': dataspaces: %s", path, pf__h5_errdesc());
+  }
+  H5Tclose(ty);
+  H5Sclose(sp);
+  H5Pclose(dcpl);
+  h->vars[h->nvars++] = v;
+  *out = v;
+  return 0;
+fail:
+  if (ty >= 0) H5Tclose(ty);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  var_free(v);
+  return rc;
+}
+
+int pf_h5_attr_delete(pf_h5 *h, const char *group, const char *name)
+{
+  PF_CHECK(h && name, PF_EINVAL, "pf_h5_attr_delete: NULL argument");
+  hid_t obj = H5I_INVALID_HID;
+  PF_TRY(open_target(h, grp(group), &obj));
+  htri_t ex = H5Aexists(obj, name);
+  herr_t r = ex > 0 ? H5Adelete(obj, name) : ex;
+  h5close(&obj);
+  PF_CHECK(r >= 0, PF_EHDF5, "deleting attribute '%s' in '%s': %s", name,
+           h->path, pf__h5_errdesc());
+  PF_TRY(flush(h));
+  return 0;
 }

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #endif
 
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/kernel.h"
 
@@ -136,6 +137,11 @@ int pf_kernel_create(const pf_node *cfg, size_t max_n, pf_kernel **out)
 }
 
 double pf_kernel_bandwidth(const pf_kernel *k) { return k->h; }
+
+int pf_kernel_state(pf_kernel *k, const char *name, pf_state_visitor *v)
+{
+  return pf_state_f64(v, name, &k->h, 1);
+}
 pf_bw_rule pf_kernel_rule(const pf_kernel *k) { return k->rule; }
 const pf_kernel_ops *pf_kernel_ops_of(const pf_kernel *k) { return k->ops; }
 
@@ -283,11 +289,26 @@ int pf_kernel_fit(pf_kernel *k, size_t n, size_t d, const double *X)
   }
   double med = nm > 1 ? pf_median_sqdist(k->rule, nm, d, X, work) : 0.0;
   if (work != k->work) free(work);
+  pf__kernel_set_median(k, n, med);
+  return 0;
+}
+
+int pf__kernel_exp_rate(const pf_kernel *k, double *m)
+{
+  extern const pf_kernel_ops pf_kernel_rbf;
+  if (k->ops != &pf_kernel_rbf || k->nscales != 1) return 0;
+  /* rbf_profile: f = exp(-ih r2), f1 = -ih f with this ih */
+  *m = -(1.0 / (k->h * k->scales[0]));
+  return 1;
+}
+
+void pf__kernel_set_median(pf_kernel *k, size_t n, double med)
+{
+  if (k->rule == PF_BW_FIXED) return;
   if (k->rule == PF_BW_MEDIAN_LOG && n > 0) med /= log((double)n + 1.0);
   /* Coincident points (median 0): fall back to 1 as the reference code
    * does, rather than dividing by 0. */
   k->h = med > 0 && isfinite(med) ? med : 1.0;
-  return 0;
 }
 
 void pf_kernel_eval(const pf_kernel *k, size_t n, const double *r2,

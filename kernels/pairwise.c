@@ -12,8 +12,10 @@
  *   3. f, f' (and f'') over the whole tile in one SLEEF call,
  *   4. either a tile sum (kernel, Stein, distance sums) or a GEMM-shaped
  *      accumulation [F | 2F'] [S_J ; Y_J] into the rows of I (SVGD, kernel
- *      gradients).
- * Nothing of size n x n is stored.
+ *      gradients; for a one-bandwidth rbf F [S_J + 2m Y_J], f' = m f).
+ * Nothing of size n x n is stored, except by pf_pair_svgd_fit for d >= 16
+ * (the upper r2 tiles of one step, read back instead of recomputed; see the
+ * end of this file).
  *
  * Error of r2 from dot products: with centered points, |r2 - |x-y|^2| <=
  * ~(d + 2) u (|x_i|^2 + |y_j|^2) (u = 2^-53), i.e. relative to the spread
@@ -31,6 +33,7 @@
  * symmetric in i, j). */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +42,7 @@
 #include <immintrin.h>
 #endif
 
+#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/kernel.h"
 #include "pflow/particles.h"
@@ -65,6 +69,14 @@ struct pf_pairwise {
   double *tbuf; /* per thread: NTILE T^2 tile blocks, PF_KERNEL_WORK T^2
                    kernel work, T x dp row accumulators, T row sums */
   size_t tstride;
+  /* pf_pair_svgd_fit (see pf_pairwise_reserve_fit) */
+  double *rt;         /* upper-triangle r2 tiles, T^2 doubles each */
+  uint32_t *hist;     /* per thread: radix-selection counts */
+  double *coll;       /* per thread + 1: collected candidates */
+  double *tmin;       /* per thread: smallest value above the bucket */
+  size_t *ncoll;      /* per thread: number collected */
+  const double *rsrc; /* set: pair_rows reads r2 tiles from rt */
+  double *bs;         /* rbf rows s_j + 2 m y_j (see pair_rows) */
 };
 
 static size_t round_up(size_t a, size_t b) { return (a + b - 1) / b * b; }
@@ -100,6 +112,12 @@ void pf_pairwise_destroy(pf_pairwise **w)
   free((*w)->shift);
   free((*w)->part);
   free((*w)->tbuf);
+  free((*w)->rt);
+  free((*w)->bs);
+  free((*w)->hist);
+  free((*w)->coll);
+  free((*w)->tmin);
+  free((*w)->ncoll);
   free(*w);
   *w = NULL;
 }
@@ -120,13 +138,15 @@ int pf_pairwise_create(size_t max_n, size_t max_m, size_t d,
   PF_TRY_GOTO(rc, packed_alloc(&w->y, max_m, w->dp), fail);
   PF_TRY_GOTO(rc, packed_alloc(&w->s, mx, w->dp), fail);
   w->sx = pf_alloc_doubles(round_up(mx ? mx : 1, 8));
+  w->bs = pf_alloc_doubles(round_up(mx ? mx : 1, 8) * w->dp);
   w->shift = pf_alloc_doubles(d);
   w->part = pf_alloc_doubles(2 * (max_n / T + 1));
   w->nthreads = omp_get_max_threads();
   if (w->nthreads < 1) w->nthreads = 1;
   w->tstride = round_up((NTILE + PF_KERNEL_WORK) * T * T + T * w->dp + T, 8);
   w->tbuf = pf_alloc_doubles(w->tstride * (size_t)w->nthreads);
-  PF_CHECK_GOTO(rc, w->sx && w->shift && w->part && w->tbuf, PF_ENOMEM, fail,
+  PF_CHECK_GOTO(rc, w->sx && w->bs && w->shift && w->part && w->tbuf,
+                PF_ENOMEM, fail,
                 "allocating pairwise tile buffers (%d threads)", w->nthreads);
   *out = w;
   return 0;
@@ -233,6 +253,55 @@ static void mk_dot(size_t ni, size_t nj, size_t d, const double *A,
 #endif
 }
 
+/* r2 block: C = xn_r + yn_c - 2 A.Bt, clamped at 0 (tile_r2 without the
+ * diagonal), with the epilogue in registers: the same operations as
+ * mk_dot + tile_r2, one pass over C less.  ni % 4 == 0, nj % 8 == 0. */
+static void mk_r2(size_t ni, size_t nj, size_t d, const double *A, size_t lda,
+                  const double *Bt, size_t ldb, const double *xn,
+                  const double *yn, double *C, size_t ldc)
+{
+#ifdef PF_PAIR_AVX2
+  const __m256d zero = _mm256_setzero_pd(), two = _mm256_set1_pd(2.0);
+  for (size_t r = 0; r < ni; r += 4)
+    for (size_t c = 0; c < nj; c += 8) {
+      __m256d c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero,
+              c21 = zero, c30 = zero, c31 = zero;
+      const double *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda,
+                   *a3 = a2 + lda, *b = Bt + c;
+      for (size_t k = 0; k < d; k++, b += ldb) {
+        __m256d b0 = LD(b), b1 = LD(b + 4), av;
+#define PSTEP(ap, x0, x1)                                     \
+  av = BC(ap + k);                                            \
+  x0 = FMA(av, b0, x0);                                       \
+  x1 = FMA(av, b1, x1);
+        PSTEP(a0, c00, c01) PSTEP(a1, c10, c11) PSTEP(a2, c20, c21)
+        PSTEP(a3, c30, c31)
+#undef PSTEP
+      }
+      const __m256d y0 = LD(yn + c), y1 = LD(yn + c + 4);
+      double *o = C + r * ldc + c;
+#define R2ST(q, x0, x1)                                                   \
+  {                                                                       \
+    const __m256d xa = _mm256_set1_pd(xn[r + (q)]);                       \
+    __m256d v0 = _mm256_sub_pd(_mm256_add_pd(xa, y0), _mm256_mul_pd(two, x0)); \
+    __m256d v1 = _mm256_sub_pd(_mm256_add_pd(xa, y1), _mm256_mul_pd(two, x1)); \
+    v0 = _mm256_andnot_pd(_mm256_cmp_pd(v0, zero, _CMP_LT_OQ), v0);       \
+    v1 = _mm256_andnot_pd(_mm256_cmp_pd(v1, zero, _CMP_LT_OQ), v1);       \
+    ST(o + (q) * ldc, v0), ST(o + (q) * ldc + 4, v1);                     \
+  }
+      R2ST(0, c00, c01) R2ST(1, c10, c11) R2ST(2, c20, c21) R2ST(3, c30, c31)
+#undef R2ST
+    }
+#else
+  mk_dot(ni, nj, d, A, lda, Bt, ldb, C, ldc, 0);
+  for (size_t r = 0; r < ni; r++)
+    for (size_t c = 0; c < nj; c++) {
+      double v = xn[r] + yn[c] - 2.0 * C[r * ldc + c];
+      C[r * ldc + c] = v < 0.0 ? 0.0 : v;
+    }
+#endif
+}
+
 /* C (ni x nc, ldc) += A1 (ni x kk, lda) . B1 (kk x nc, ldb)
  *                   + A2 . B2 (when A2 != NULL; same shapes).
  * ni % 4 == 0, nc % 4 == 0.  Column blocks of 8 take 4 rows at a time, a
@@ -244,8 +313,42 @@ static void mk_gemm_acc(size_t ni, size_t kk, size_t nc, const double *A1,
 {
 #ifdef PF_PAIR_AVX2
   size_t c = 0;
-  for (; c + 8 <= nc; c += 8)
-    for (size_t r = 0; r < ni; r += 4) {
+  /* rows [0, r6) in blocks of 6 (12 accumulator chains), the rest
+   * (a multiple of 4) in blocks of 4; every C entry sums its j in order
+   * either way */
+  const size_t r6 = ni / 12 * 12;
+  for (; c + 8 <= nc; c += 8) {
+    for (size_t r = 0; r < r6; r += 6) {
+      double *o = C + r * ldc + c;
+      __m256d c00 = LD(o), c01 = LD(o + 4), c10 = LD(o + ldc),
+              c11 = LD(o + ldc + 4), c20 = LD(o + 2 * ldc),
+              c21 = LD(o + 2 * ldc + 4), c30 = LD(o + 3 * ldc),
+              c31 = LD(o + 3 * ldc + 4), c40 = LD(o + 4 * ldc),
+              c41 = LD(o + 4 * ldc + 4), c50 = LD(o + 5 * ldc),
+              c51 = LD(o + 5 * ldc + 4);
+      for (int pass = 0; pass < 2; pass++) {
+        const double *A = pass ? A2 : A1, *B = pass ? B2 : B1;
+        if (!A) break;
+        const double *a0 = A + r * lda, *b = B + c;
+        for (size_t j = 0; j < kk; j++, b += ldb) {
+          __m256d b0 = LD(b), b1 = LD(b + 4), av;
+#define GSTEP6(q, x0, x1)                                     \
+  av = BC(a0 + (q) * lda + j);                                \
+  x0 = FMA(av, b0, x0);                                       \
+  x1 = FMA(av, b1, x1);
+          GSTEP6(0, c00, c01) GSTEP6(1, c10, c11) GSTEP6(2, c20, c21)
+          GSTEP6(3, c30, c31) GSTEP6(4, c40, c41) GSTEP6(5, c50, c51)
+#undef GSTEP6
+        }
+      }
+      ST(o, c00), ST(o + 4, c01), o += ldc;
+      ST(o, c10), ST(o + 4, c11), o += ldc;
+      ST(o, c20), ST(o + 4, c21), o += ldc;
+      ST(o, c30), ST(o + 4, c31), o += ldc;
+      ST(o, c40), ST(o + 4, c41), o += ldc;
+      ST(o, c50), ST(o + 4, c51);
+    }
+    for (size_t r = r6; r < ni; r += 4) {
       double *o = C + r * ldc + c;
       __m256d c00 = LD(o), c01 = LD(o + 4), c10 = LD(o + ldc),
               c11 = LD(o + ldc + 4), c20 = LD(o + 2 * ldc),
@@ -272,6 +375,7 @@ static void mk_gemm_acc(size_t ni, size_t kk, size_t nc, const double *A1,
       ST(o, c20), ST(o + 4, c21), o += ldc;
       ST(o, c30), ST(o + 4, c31);
     }
+  }
   if (c < nc) {
     for (size_t r = 0; r < ni; r += 8) {
       const int full = r + 8 <= ni; /* else 4 rows */
@@ -552,8 +656,32 @@ int pf_pair_stein_sum(pf_pairwise *w, const pf_kernel *k, size_t n,
 
 /* ---- row accumulations (SVGD, kernel gradients) ------------------------- */
 
+/* Slot of the stored upper tile (I, J), J >= I, of nt tiles a side. */
+static double *fit_slot(const pf_pairwise *w, size_t I, size_t J, size_t nt)
+{
+  return w->rt + (I * nt - I * (I - 1) / 2 + (J - I)) * (size_t)(T * T);
+}
+
+/* The r2 block of tile t from the stored upper tiles (pf_pair_svgd_fit):
+ * the slot itself above the diagonal, its transpose (into G) below. */
+static const double *fit_tile(const pf_pairwise *w, const tile *t, size_t nt,
+                              double *G)
+{
+  const size_t I = t->i0 / T, J = t->j0 / T;
+  if (J >= I) return fit_slot(w, I, J, nt);
+  /* tile (J, I) is full (T rows); its ld is I's column count rounded */
+  const double *R = fit_slot(w, J, I, nt);
+  const size_t lds = round_up(t->ni, 8), ld = t->nj8;
+  for (size_t r = 0; r < t->ni4; r++)
+    for (size_t c = 0; c < ld; c++) G[r * ld + c] = R[c * lds + r];
+  return G;
+}
+
 /* out_i = scale (sum_j [f_ij s_j + 2 f'_ij y_j] - (sum_j 2 f'_ij) x_i)
- * with sign: grad mode uses -(...) (grad_x k = 2 f' (x - y)). */
+ * with sign: grad mode uses -(...) (grad_x k = 2 f' (x - y)).
+ * A one-bandwidth rbf kernel has f' = m f (m = -1/h), so the two products
+ * are one: sum_j f_ij (s_j + 2 m y_j), with the rows s_j + 2 m y_j formed
+ * once per call (half the accumulation flops, one tile pass less). */
 static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
                      const double *X, size_t m, const double *Y,
                      const double *S, double scale, double *out)
@@ -565,6 +693,21 @@ static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
   const packed *PY = self ? &w->x : &w->y;
   const size_t d = w->d, dp = w->dp, nti = (n + T - 1) / T,
                ntj = (mm + T - 1) / T;
+  /* Under MPI (replicated particles) this rank's i-tiles only; the tiles
+   * and each row's j order are the serial ones (include/pflow/comm.h). */
+  size_t it_lo, it_hi;
+  pf_comm_tiles(nti, &it_lo, &it_hi);
+  double em = 0.0;
+  const int ex = pf__kernel_exp_rate(k, &em);
+  if (ex) {
+    const double m2 = 2.0 * em;
+    const size_t np = round_up(mm, 8);
+#pragma omp parallel for schedule(static) num_threads(nthr)
+    for (size_t j = 0; j < np; j++)
+      for (size_t c = 0; c < dp; c++)
+        w->bs[j * dp + c] =
+            (S ? w->s.p[j * dp + c] : 0.0) + m2 * PY->p[j * dp + c];
+  }
 #pragma omp parallel num_threads(nthr)
   {
     double *buf = w->tbuf + w->tstride * (size_t)omp_get_thread_num();
@@ -572,7 +715,7 @@ static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
            *kw = buf + NTILE * T * T, *acc = kw + PF_KERNEL_WORK * T * T,
            *s1 = acc + T * dp;
 #pragma omp for schedule(static)
-    for (size_t it = 0; it < nti; it++) {
+    for (size_t it = it_lo; it < it_hi; it++) {
       memset(acc, 0, T * dp * sizeof(double));
       memset(s1, 0, T * sizeof(double));
       size_t ni = 0, i0 = it * T;
@@ -580,10 +723,29 @@ static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
         tile t = tile_at(it, jt, n, mm, self);
         const size_t ld = t.nj8, n4 = t.ni4 * ld;
         ni = t.ni;
-        mk_dot(t.ni4, t.nj8, d, w->x.p + t.i0 * dp, dp, PY->t + t.j0, PY->cap,
-               G, ld, 0);
-        tile_r2(&t, w->x.nrm, PY->nrm, G);
-        pf_kernel_eval(k, n4, G, F, F1, NULL, kw);
+        const double *R2 = G;
+        if (w->rsrc)
+          R2 = fit_tile(w, &t, nti, G);
+        else {
+          mk_r2(t.ni4, t.nj8, d, w->x.p + t.i0 * dp, dp, PY->t + t.j0,
+                PY->cap, w->x.nrm + t.i0, PY->nrm + t.j0, G, ld);
+          if (t.diag)
+            for (size_t r = 0; r < t.ni; r++) G[r * ld + r] = 0.0;
+        }
+        if (ex) { /* acc += F [S_J + 2 m Y_J], s1 += row sums of F */
+          pf_kernel_eval(k, n4, R2, F, NULL, NULL, kw);
+          for (size_t r = 0; r < t.ni; r++) {
+            const double *f = F + r * ld;
+            double s = 0.0;
+#pragma omp simd reduction(+ : s)
+            for (size_t c = 0; c < t.nj; c++) s += f[c];
+            s1[r] += s;
+          }
+          mk_gemm_acc(t.ni4, t.nj8, dp, F, w->bs + t.j0 * dp, NULL, NULL, ld,
+                      dp, acc, dp);
+          continue;
+        }
+        pf_kernel_eval(k, n4, R2, F, F1, NULL, kw);
         for (size_t r = 0; r < t.ni4; r++) {
           double *f1 = F1 + r * ld, s = 0.0;
           /* padded columns have zero B rows but must not enter s1 */
@@ -600,13 +762,14 @@ static int pair_rows(pf_pairwise *w, const pf_kernel *k, size_t n,
       }
       for (size_t r = 0; r < ni; r++) {
         const double *xr = w->x.p + (i0 + r) * dp;
+        const double sr = ex ? 2.0 * em * s1[r] : s1[r];
         double *o = out + (i0 + r) * d;
         for (size_t c = 0; c < d; c++)
-          o[c] = scale * (acc[r * dp + c] - s1[r] * xr[c]);
+          o[c] = scale * (acc[r * dp + c] - sr * xr[c]);
       }
     }
   }
-  return 0;
+  return pf_comm_share_tiles(out, n, d, T);
 }
 
 int pf_pair_svgd(pf_pairwise *w, const pf_kernel *k, size_t n,
@@ -650,6 +813,8 @@ int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
                np = round_up(n, 8);
   const double scale = 1.0 / (double)n;
   prep(w, n, X, 0, NULL, S, n, nthr);
+  size_t it_lo, it_hi; /* this rank's i-tiles (as in pair_rows) */
+  pf_comm_tiles(nti, &it_lo, &it_hi);
   if (A) pack(n, d, dp, A, NULL, &w->a, nthr);
   if (U) pack(n, d, dp, U, NULL, &w->u, nthr);
   /* B_j = A_j o x_j + sigma (U_j . x_j) U_j on centered x (differences
@@ -675,7 +840,7 @@ int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
            *acc = kw + PF_KERNEL_WORK * T * T, *s1 = acc + T * dp,
            *acc2 = buf + w->acc2;
 #pragma omp for schedule(static)
-    for (size_t it = 0; it < nti; it++) {
+    for (size_t it = it_lo; it < it_hi; it++) {
       memset(acc, 0, T * dp * sizeof(double));
       memset(acc2, 0, T * dp * sizeof(double));
       memset(s1, 0, T * sizeof(double));
@@ -720,7 +885,7 @@ int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
       }
     }
   }
-  return 0;
+  return pf_comm_share_tiles(phi, n, d, T);
 }
 
 int pf_pair_kgrad(pf_pairwise *w, const pf_kernel *k, size_t n,
@@ -729,4 +894,402 @@ int pf_pair_kgrad(pf_pairwise *w, const pf_kernel *k, size_t n,
   /* grad_x k(x, y) = 2 f' (x - y) = -(2 f' (y - x)). */
   PF_TRY(pair_rows(w, k, n, X, m, Y, NULL, -1.0, G));
   return 0;
+}
+
+/* ---- SVGD with the median bandwidth on the step's own distances --------- *
+ *
+ * The median rules need every pair's r2, and so does the direction, so the
+ * fit selects the median from the r2 tiles of the step itself (dot-product
+ * blocks as above; an r2 tile and its transpose are bitwise equal, so the
+ * upper tiles hold every pair).  For d >= FIT_STORE_D the upper tiles are
+ * stored once and pair_rows reads them back instead of recomputing them
+ * (the dot products are a third of the flops); for smaller d recomputing a
+ * tile is cheaper than reading it from memory.
+ *
+ * Selection: a deterministic sample of FIT_SAMPLE pairs (exact differences)
+ * brackets the wanted rank in a window [lo, hi) holding a few percent of
+ * the pairs; the tile pass counts the pairs below lo and histograms the
+ * window into FIT_NB equal buckets; a second pass collects the one bucket
+ * holding the rank (and the smallest value above it) and quickselect ends.
+ * When the sample misses (rank outside the window, or a bucket too full:
+ * many equal distances) a radix selection on the bit patterns takes over
+ * (non-negative doubles order like their bits): 16 bits per pass until at
+ * most FIT_MAXC candidates remain.  Either way the result is the exact
+ * order statistic of the stored values; counts are integers and the k-th
+ * value does not depend on the order of the candidates, so the bandwidth is
+ * bitwise the same for any thread count (the sample only affects speed). */
+
+enum {
+  FIT_BITS = 16,
+  FIT_NB = 1 << FIT_BITS,
+  FIT_MAXC = 1 << 14,
+  FIT_SAMPLE = 8192,
+  FIT_STORE_D = 16
+};
+
+int pf_pairwise_reserve_fit(pf_pairwise *w)
+{
+  if (w->hist) return 0;
+  const size_t nt = (w->max_n + T - 1) / T, nu = nt * (nt + 1) / 2,
+               nth = (size_t)w->nthreads;
+  if (w->d >= FIT_STORE_D) {
+    PF_CHECK(nu * T * T * sizeof(double) <= PF_PAIR_FIT_MAX_BYTES, PF_ENOMEM,
+             "pairwise fit: %zu points need %zu MiB of distance tiles (limit "
+             "%zu MiB)", w->max_n, nu * T * T * sizeof(double) >> 20,
+             (size_t)PF_PAIR_FIT_MAX_BYTES >> 20);
+    w->rt = pf_alloc_doubles(nu * T * T);
+    PF_CHECK(w->rt, PF_ENOMEM, "allocating pairwise distance tiles");
+  }
+  w->hist = malloc(nth * FIT_NB * sizeof(uint32_t));
+  w->coll = pf_alloc_doubles((nth + 1) * FIT_MAXC + FIT_SAMPLE);
+  w->tmin = pf_alloc_doubles(nth);
+  w->ncoll = malloc(2 * nth * sizeof(size_t));
+  PF_CHECK(w->hist && w->coll && w->tmin && w->ncoll, PF_ENOMEM,
+           "allocating the pairwise fit workspace (%zu points)", w->max_n);
+  return 0;
+}
+
+static uint64_t dbits(double v)
+{
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+/* Selection state of one fit. */
+typedef struct fitsel {
+  size_t n, nt;
+  int store, nthr;
+  double lo, hi, inv; /* the window and its bucket scale */
+  size_t b;           /* window bucket being collected */
+  double flo, fhi;    /* bounds around bucket b, widened for rounding */
+  int fixed;          /* radix: top bits fixed (0: none) */
+  uint64_t prefix;
+} fitsel;
+
+static size_t wbucket(const fitsel *f, double v)
+{
+  size_t b = (size_t)((v - f->lo) * f->inv);
+  return b < FIT_NB ? b : FIT_NB - 1;
+}
+
+/* The r2 tile (I, J >= I): stored, or computed into G (and stored when
+ * `put`). */
+static const double *fit_r2(pf_pairwise *w, const fitsel *f, const tile *t,
+                            double *G, int put)
+{
+  const size_t I = t->i0 / T, J = t->j0 / T;
+  double *R = f->store ? fit_slot(w, I, J, f->nt) : G;
+  if (f->store && !put) return R;
+  mk_r2(t->ni4, t->nj8, w->d, w->x.p + t->i0 * w->dp, w->dp, w->x.t + t->j0,
+        w->x.cap, w->x.nrm + t->i0, w->x.nrm + t->j0, R, t->nj8);
+  if (t->diag)
+    for (size_t r = 0; r < t->ni; r++) R[r * t->nj8 + r] = 0.0;
+  return R;
+}
+
+enum { PASS_WINDOW, PASS_WCOLLECT, PASS_RADIX, PASS_RCOLLECT };
+
+/* One pass over the valid pairs i < j of the upper tiles:
+ *  PASS_WINDOW:   count v < lo (ncoll[t + nthr]) and histogram [lo, hi);
+ *  PASS_WCOLLECT: collect the values of window bucket b;
+ *  PASS_RADIX:    histogram the next 16 bits of values with the prefix;
+ *  PASS_RCOLLECT: collect the values with the prefix;
+ * collecting passes keep at most FIT_MAXC per thread (ncoll[t] counts all)
+ * and the smallest value above the collected ones (tmin[t]).  `put`: the
+ * tiles are computed and stored in this pass. */
+static void fit_pass(pf_pairwise *w, const fitsel *f, int what, int put)
+{
+  const int nthr = f->nthr, sh = 64 - f->fixed, sh2 = sh - FIT_BITS;
+  const double lo = f->lo, hi = f->hi, flo = f->flo, fhi = f->fhi;
+  const uint64_t prefix = f->prefix;
+#pragma omp parallel num_threads(nthr)
+  {
+    const size_t tid = (size_t)omp_get_thread_num();
+    uint32_t *h = w->hist + tid * FIT_NB;
+    double *cl = w->coll + tid * FIT_MAXC, amin = INFINITY,
+           *G = w->tbuf + w->tstride * tid;
+    size_t nc = 0, below = 0;
+    if (what == PASS_WINDOW || what == PASS_RADIX)
+      memset(h, 0, FIT_NB * sizeof(uint32_t));
+#pragma omp for schedule(dynamic, 1)
+    for (size_t I = 0; I < f->nt; I++)
+      for (size_t J = I; J < f->nt; J++) {
+        tile t = tile_at(I, J, f->n, f->n, 1);
+        const double *R = fit_r2(w, f, &t, G, put);
+        for (size_t r = 0; r < t.ni; r++) {
+          const double *v = R + r * t.nj8;
+          const size_t c0 = t.diag ? r + 1 : 0, c1 = t.nj;
+          if (what == PASS_WINDOW) {
+            size_t c = c0;
+#ifdef PF_PAIR_AVX2
+            /* 4 lanes: count below lo, visit the (few) lanes in window */
+            const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi);
+            __m256i nb = _mm256_setzero_si256();
+            for (; c + 4 <= c1; c += 4) {
+              const __m256d x = LD(v + c);
+              const __m256d lt = _mm256_cmp_pd(x, vlo, _CMP_LT_OQ);
+              nb = _mm256_sub_epi64(nb, _mm256_castpd_si256(lt));
+              int m = _mm256_movemask_pd(
+                  _mm256_and_pd(_mm256_cmp_pd(x, vlo, _CMP_GE_OQ),
+                                _mm256_cmp_pd(x, vhi, _CMP_LT_OQ)));
+              while (m) {
+                h[wbucket(f, v[c + (size_t)__builtin_ctz((unsigned)m)])]++;
+                m &= m - 1;
+              }
+            }
+            int64_t q[4];
+            _mm256_storeu_si256((__m256i *)q, nb);
+            below += (size_t)(q[0] + q[1] + q[2] + q[3]);
+#endif
+            for (; c < c1; c++) {
+              below += v[c] < lo;
+              if (v[c] >= lo && v[c] < hi) h[wbucket(f, v[c])]++;
+            }
+          } else if (what == PASS_WCOLLECT) {
+            size_t c = c0;
+#ifdef PF_PAIR_AVX2
+            const __m256d vfl = _mm256_set1_pd(flo), vfh = _mm256_set1_pd(fhi),
+                          inf = _mm256_set1_pd(INFINITY);
+            __m256d mn = inf;
+            for (; c + 4 <= c1; c += 4) {
+              const __m256d x = LD(v + c);
+              const __m256d gt = _mm256_cmp_pd(x, vfh, _CMP_GT_OQ);
+              mn = _mm256_min_pd(mn, _mm256_blendv_pd(inf, x, gt));
+              int m = _mm256_movemask_pd(
+                  _mm256_and_pd(_mm256_cmp_pd(x, vfl, _CMP_GE_OQ),
+                                _mm256_cmp_pd(x, vfh, _CMP_LE_OQ)));
+              while (m) {
+                const double x1 = v[c + (size_t)__builtin_ctz((unsigned)m)];
+                const size_t bb = x1 < lo   ? 0
+                                  : x1 >= hi ? FIT_NB
+                                             : wbucket(f, x1);
+                if (x1 >= lo && bb == f->b) {
+                  if (nc < FIT_MAXC) cl[nc] = x1;
+                  nc++;
+                } else if (bb > f->b && x1 < amin)
+                  amin = x1;
+                m &= m - 1;
+              }
+            }
+            double q[4];
+            ST(q, mn);
+            for (int e = 0; e < 4; e++) amin = q[e] < amin ? q[e] : amin;
+#endif
+            for (; c < c1; c++)
+              if (v[c] > fhi && v[c] < amin)
+                amin = v[c];
+              else if (v[c] >= flo && v[c] <= fhi) {
+                const double x = v[c];
+                const size_t bb = x < lo ? 0 : x >= hi ? FIT_NB : wbucket(f, x);
+                if (x >= lo && bb == f->b) {
+                  if (nc < FIT_MAXC) cl[nc] = x;
+                  nc++;
+                } else if (bb > f->b && x < amin)
+                  amin = x;
+              }
+          } else {
+            for (size_t c = c0; c < c1; c++) {
+              const double x = v[c];
+              const uint64_t u = dbits(x), top = f->fixed ? u >> sh : 0;
+              if (top == prefix) {
+                if (what == PASS_RADIX)
+                  h[(u >> sh2) & (FIT_NB - 1)]++;
+                else {
+                  if (nc < FIT_MAXC) cl[nc] = x;
+                  nc++;
+                }
+              } else if (top > prefix && x < amin)
+                amin = x;
+            }
+          }
+        }
+      }
+    w->tmin[tid] = amin;
+    w->ncoll[tid] = nc;
+    w->ncoll[tid + (size_t)nthr] = below;
+  }
+}
+
+/* Merge the per-thread histograms into thread 0's; return the bucket
+ * holding rank *k (counted from the histogram's start) and reduce *k to a
+ * rank inside it; FIT_NB if the histogram holds fewer than *k + 1. */
+static size_t fit_bucket(pf_pairwise *w, int nthr, size_t *k, size_t *cnt)
+{
+  uint32_t *h = w->hist;
+  for (int t = 1; t < nthr; t++)
+    for (size_t b = 0; b < FIT_NB; b++) h[b] += h[(size_t)t * FIT_NB + b];
+  size_t b = 0, below = 0;
+  while (b < FIT_NB && below + h[b] <= *k) below += h[b++];
+  if (b == FIT_NB) return b;
+  *k -= below;
+  *cnt = h[b];
+  return b;
+}
+
+/* k-th smallest of a[0..n-1] (reorders a so that a[k] is in place, the
+ * smaller ones before, the others after): quickselect, middle pivot. */
+static double qselect(double *a, size_t n, size_t k)
+{
+  size_t l = 0, r = n - 1;
+  while (l < r) {
+    const double p = a[l + (r - l) / 2];
+    size_t i = l, j = r;
+    for (;;) {
+      while (a[i] < p) i++;
+      while (p < a[j]) j--;
+      if (i >= j) break;
+      double s = a[i];
+      a[i] = a[j], a[j] = s;
+      i++, j--;
+    }
+    /* a[l..j] <= p <= a[j+1..r] */
+    if (k <= j)
+      r = j;
+    else
+      l = j + 1;
+  }
+  return a[k];
+}
+
+/* After a collecting pass: the k-th smallest collected value, and with
+ * next the (k+1)-th among collected and above-bucket values.  -1 if a
+ * thread collected more than FIT_MAXC. */
+static int fit_finish(pf_pairwise *w, int nthr, size_t k, double *v,
+                      double *next)
+{
+  double *a = w->coll + (size_t)nthr * FIT_MAXC, above = INFINITY;
+  size_t m = 0;
+  for (int t = 0; t < nthr; t++) {
+    if (w->ncoll[t] > FIT_MAXC) return -1;
+    memcpy(a + m, w->coll + (size_t)t * FIT_MAXC,
+           w->ncoll[t] * sizeof(double));
+    m += w->ncoll[t];
+    if (w->tmin[t] < above) above = w->tmin[t];
+  }
+  if (m > FIT_MAXC || k >= m) return -1;
+  *v = qselect(a, m, k);
+  if (next) {
+    double nx = above;
+    for (size_t i = k + 1; i < m; i++)
+      if (a[i] < nx) nx = a[i];
+    *next = nx;
+  }
+  return 0;
+}
+
+/* Sample window [lo, hi) expected to hold rank k of np pairs: quantiles of
+ * FIT_SAMPLE pairs (i, j) from a fixed hash sequence, k / np +- 5 sample
+ * standard deviations.  0 if no useful window. */
+static int fit_window(pf_pairwise *w, fitsel *f, size_t k, size_t np)
+{
+  const size_t n = f->n, d = w->d, dp = w->dp, s = FIT_SAMPLE;
+  double *a = w->coll + (size_t)(f->nthr + 1) * FIT_MAXC;
+  uint64_t z = 0x9E3779B97F4A7C15u;
+  for (size_t q = 0; q < s; q++) {
+    z += 0x9E3779B97F4A7C15u; /* splitmix64 */
+    uint64_t u = z;
+    u = (u ^ (u >> 30)) * 0xBF58476D1CE4E5B9u;
+    u = (u ^ (u >> 27)) * 0x94D049BB133111EBu;
+    u ^= u >> 31;
+    size_t i = (size_t)(u % n), j = (size_t)((u >> 32) % n);
+    if (i == j) j = (j + 1) % n;
+    const double *xi = w->x.p + i * dp, *xj = w->x.p + j * dp;
+    double r = 0.0;
+    for (size_t c = 0; c < d; c++) r += (xi[c] - xj[c]) * (xi[c] - xj[c]);
+    a[q] = r;
+  }
+  const double p = (double)k / (double)np,
+               del = 5.0 * sqrt(p * (1.0 - p) / (double)s) + 2.0 / (double)s;
+  const double ql = (p - del) * (double)s, qh = (p + del) * (double)s;
+  if (ql < 0.0 || qh >= (double)(s - 1)) return 0;
+  const size_t il = (size_t)ql, ih = (size_t)qh + 1;
+  f->lo = qselect(a, s, il);
+  f->hi = qselect(a + il, s - il, ih - il);
+  if (!(f->hi > f->lo) || !isfinite(f->hi)) return 0;
+  f->inv = (double)FIT_NB / (f->hi - f->lo);
+  return isfinite(f->inv) && f->inv > 0.0;
+}
+
+/* The k-th smallest pair r2 (k < n(n-1)/2 = np) and with next the (k+1)-th;
+ * stores the tiles on the way when f->store. */
+static double fit_select(pf_pairwise *w, fitsel *f, size_t k, size_t np,
+                         double *next)
+{
+  int put = f->store;
+  double v;
+  if (np > 4 * FIT_SAMPLE && fit_window(w, f, k, np)) {
+    fit_pass(w, f, PASS_WINDOW, put);
+    put = 0;
+    size_t below = 0, kk, cnt = 0;
+    for (int t = 0; t < f->nthr; t++) below += w->ncoll[t + f->nthr];
+    if (below <= k) {
+      kk = k - below;
+      f->b = fit_bucket(w, f->nthr, &kk, &cnt);
+      if (f->b < FIT_NB && cnt <= FIT_MAXC) {
+        /* bucket b holds lo + [b, b + 1) / inv up to rounding */
+        const double wd = 1e-9 * (fabs(f->lo) + fabs(f->hi));
+        f->flo = f->lo + (double)f->b / f->inv - wd;
+        f->fhi = f->lo + (double)(f->b + 1) / f->inv + wd;
+        fit_pass(w, f, PASS_WCOLLECT, 0);
+        if (fit_finish(w, f->nthr, kk, &v, next) == 0) return v;
+      }
+    }
+  }
+  /* radix selection */
+  f->fixed = 0;
+  f->prefix = 0;
+  for (;;) {
+    size_t cnt = 0;
+    fit_pass(w, f, PASS_RADIX, put);
+    put = 0;
+    const size_t b = fit_bucket(w, f->nthr, &k, &cnt);
+    if (b == FIT_NB) return NAN; /* NaN distances: h falls back to 1 */
+    f->prefix = f->prefix << FIT_BITS | b;
+    f->fixed += FIT_BITS;
+    if (cnt <= FIT_MAXC || f->fixed == 64) {
+      fit_pass(w, f, PASS_RCOLLECT, 0);
+      if (cnt <= FIT_MAXC && fit_finish(w, f->nthr, k, &v, next) == 0)
+        return v;
+      /* more than FIT_MAXC copies of one value */
+      double above = INFINITY;
+      for (int t = 0; t < f->nthr; t++)
+        if (w->tmin[t] < above) above = w->tmin[t];
+      memcpy(&v, &f->prefix, sizeof v);
+      if (next) *next = k + 1 < cnt ? v : above;
+      return v;
+    }
+  }
+}
+
+int pf_pair_svgd_fit(pf_pairwise *w, pf_kernel *k, size_t n, const double *X,
+                     const double *S, double *phi)
+{
+  PF_CHECK(w->hist, PF_EINVAL,
+           "pf_pair_svgd_fit: call pf_pairwise_reserve_fit first");
+  PF_TRY(check_sizes(w, n, 0, NULL));
+  const pf_bw_rule rule = pf_kernel_rule(k);
+  if (rule != PF_BW_FIXED) {
+    fitsel f = {0};
+    f.n = n;
+    f.nt = (n + T - 1) / T;
+    f.nthr = nthreads(w);
+    f.store = w->rt != NULL;
+    const size_t np = n * (n - 1) / 2, N = n * n, idx = N - N / 2;
+    double med = 0.0, hi;
+    prep(w, n, X, 0, NULL, NULL, n, f.nthr);
+    if (n < 2 || (rule == PF_BW_MEDIAN_REF && idx < n))
+      med = 0.0;
+    else if (rule == PF_BW_MEDIAN_REF)
+      med = fit_select(w, &f, (idx - n) / 2, np, NULL);
+    else {
+      med = fit_select(w, &f, (np - 1) / 2, np, np % 2 ? NULL : &hi);
+      if (np % 2 == 0) med = 0.5 * (med + hi);
+    }
+    pf__kernel_set_median(k, n, med);
+    w->rsrc = n > 1 && f.store ? w->rt : NULL;
+  }
+  const int rc = pair_rows(w, k, n, X, 0, NULL, S, 1.0 / (double)n, phi);
+  w->rsrc = NULL;
+  return rc;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pflow/chains.h"
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/io.h"
 
@@ -834,5 +835,44 @@ int pf__ps_write_output(void *state, pf_h5 *h)
   PF_TRY(pf_h5_attr_real(h, "learned", "log_z_is", s->eval.log_z_is));
   PF_TRY(pf_h5_attr_real(h, "learned", "ess", s->eval.ess));
   PF_TRY(pf_h5_attr_real(h, "learned", "dropped", s->eval.dropped));
+  return 0;
+}
+
+int pf__ps_state(void *state, pf_state_visitor *v)
+{
+  pf__ps *s = state;
+  const size_t n = s->n;
+  PF_TRY(pf_state_f64(v, "theta", s->theta, s->np));
+  PF_TRY(pf_state_f64(v, "ema", s->ema, s->np));
+  PF_TRY(pf_state_int(v, "ema_on", &s->ema_on, 1));
+  PF_TRY(pf_state_i64(v, "n_updates", &s->n_updates, 1));
+  PF_TRY(pf_state_i64(v, "n_skipped", &s->n_skipped, 1));
+  if (s->adam) {
+    double *m, *a;
+    long long *t;
+    pf_adam_state(s->adam, &m, &a, &t);
+    PF_TRY(pf_state_f64(v, "adam.m", m, s->np));
+    PF_TRY(pf_state_f64(v, "adam.v", a, s->np));
+    PF_TRY(pf_state_i64(v, "adam.t", t, 1));
+  }
+  if (s->rng_train) PF_TRY(pf_state_rng(v, "rng_train", s->rng_train, s->B));
+  PF_TRY(pf_state_f64(v, "log_weight", s->logw, n));
+  PF_TRY(pf_state_f64(v, "eval_R", s->eR, n));
+  PF_TRY(pf_state_f64(v, "eval_Rn", s->eRn, n));
+  /* the statistics the info columns repeat until the next batch / eval */
+  double st[12] = {s->last.loss, s->last.log_z_lb, s->last.log_z_is,
+                   s->last.ess, s->last.dropped, s->eval.loss,
+                   s->eval.log_z_lb, s->eval.log_z_is, s->eval.ess,
+                   s->eval.dropped, s->last_grad_norm, s->last_lr};
+  PF_TRY(pf_state_f64(v, "stats", st, 12));
+  if (v->loading) {
+    pf__ps_stats *l = &s->last, *e = &s->eval;
+    l->loss = st[0], l->log_z_lb = st[1], l->log_z_is = st[2];
+    l->ess = st[3], l->dropped = st[4];
+    e->loss = st[5], e->log_z_lb = st[6], e->log_z_is = st[7];
+    e->ess = st[8], e->dropped = st[9];
+    s->last_grad_norm = st[10];
+    s->last_lr = st[11];
+  }
   return 0;
 }

@@ -62,6 +62,8 @@ typedef struct pf__ps {
   double T, sigma, beta_min, beta_max, div_const;
   int use_score;
   double clip, score_init, hvp_delta;
+  double clip0, clip_gamma, max_loss0, *clip_ms; /* clip schedule */
+  size_t n_clip_ms;
   pf_mlp *net, *coef;
   size_t np_net, np;      /* theta = [net | coef] */
   double *theta, *ema, *grad;
@@ -111,6 +113,10 @@ int pf__ps_init(void *state, pf_particles *p);
 int pf__ps_step(void *state, long iter, pf_particles *p, double *info);
 void pf__ps_destroy_state(void *state);
 int pf__ps_write_output(void *state, struct pf_h5 *h);
+/* Checkpoints: parameters, EMA, Adam moments, training streams, counters,
+ * the last statistics and the particles' importance weights. */
+struct pf_state_visitor;
+int pf__ps_state(void *state, struct pf_state_visitor *v);
 
 /* Parameters shared by pis and dis (each sampler adds its SDE's). */
 #define PF__PS_COMMON_PARAMS                                                  \
@@ -134,9 +140,18 @@ int pf__ps_write_output(void *state, struct pf_h5 *h);
   {"score", PF_P_BOOL, "true", NULL,                                          \
    "add c(t) grad log rho to the control (c a learned time network)", 0,      \
    NULL, NULL},                                                               \
-  {"clip", PF_P_REAL, "100", "(0,inf)",                                       \
-   "elementwise clip of the network output and of grad log rho", 0, NULL,     \
+  {"clip", PF_P_REAL, "10", "(0,inf)",                                        \
+   "elementwise clip of the network output and of grad log rho at the "       \
+   "start (grows by clip_gamma at each of clip_milestones)", 0, NULL, NULL},  \
+  {"clip_milestones", PF_P_REALS, "[200, 400]", "[0,inf)",                    \
+   "optimizer steps after which clip grows by clip_gamma and max_loss "       \
+   "shrinks by 1e-4 (the reference's MultiStepParams)", 0, NULL, NULL},       \
+  {"clip_gamma", PF_P_REAL, "5", "[1,inf)",                                   \
+   "factor of clip at each milestone (10 -> 50 -> 250 by default)", 0, NULL,  \
    NULL},                                                                     \
+  {"max_loss", PF_P_REAL, "1e10", "(0,inf)",                                  \
+   "skip a training step whose loss / dim exceeds this (x 1e-4 at each "      \
+   "milestone: 1e10 -> 1e6 -> 100)", 0, NULL, NULL},                          \
   {"lr", PF_P_REAL, "0.005", "(0,inf)", "Adam learning rate", 0, NULL, NULL}, \
   {"lr_final", PF_P_REAL, NULL, "(0,inf)",                                    \
    "learning rate reached at the last step by step decay (default: lr)", 0,   \

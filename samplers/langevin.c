@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/comm.h"
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/sampler.h"
 
@@ -49,7 +51,8 @@ typedef struct lgv {
   double *work;          /* nthr x wlen domain scratch */
   double *vrow;          /* nthr x d: a thread's step / residual row */
   size_t chunk;          /* chains per pass of a chunked (MALA) step */
-  size_t yb;             /* chain held in row 0 of Y, Ygrad, Ylogp, YX, MGy */
+  size_t yb;             /* chain held in row 0 of Y, Ygrad, Ylogp, YX, MGy
+                          * (unchunked steps; chunked MALA passes its own) */
 } lgv;
 
 void pf__lgv_destroy(void *state)
@@ -230,16 +233,22 @@ int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
       for (size_t i = 0; i < d; i++) s->M[i * d + i] = s->L[i * d + i] = 1.0;
     }
   }
+  if (opts->metric == PF__LGV_ADAPT && pf_comm_size() > 1)
+    PF_CHECK_GOTO(rc, 0, PF_ECONFIG, fail,
+                  "sampler.adapt_metric: the warm-up metric estimate is not "
+                  "available with more than one MPI rank (yet); give the "
+                  "metric or run on one rank");
   s->nthr = omp_get_max_threads();
-  /* MALA steps run over chunks of about 2 MB per n x d buffer, so the
-   * proposals, their scores and the chains' rows stay in the last-level
-   * cache between the passes (the step is memory-bound otherwise; smaller
-   * chunks cost more fork/joins than they save).  The per-chain results
-   * do not depend on the chunking: each row's evaluation does not depend
-   * on the batch (tests/test_targets.c conformance_batch). */
+  /* MALA steps run over chunks of about 512 KB per n x d buffer (x,
+   * score, proposal, its score: 2 MB a chunk, about the two cores' L2),
+   * pipelined (pf__lgv_step), so the passes over a chunk's rows hit cache
+   * instead of memory; chunks of 2 MB per buffer (the last-level cache)
+   * cost 1.2-1.4x more CPU per step at d = 100, n = 10^4.  The per-chain
+   * results do not depend on the chunking: each row's evaluation does not
+   * depend on the batch (tests/test_targets.c conformance_batch). */
   s->chunk = n;
   if (opts->adjust && !opts->dual && opts->metric == PF__LGV_IDENTITY) {
-    size_t c = ((size_t)1 << 18) / (d ? d : 1);
+    size_t c = ((size_t)1 << 16) / (d ? d : 1);
     if (c < 256) c = 256;
     if (c < n) s->chunk = c;
   }
@@ -335,13 +344,15 @@ static void adapt_metric(lgv *s, pf_particles *p)
   apply_metric(s, p->grad, s->MG);
 }
 
-/* Propose y for chain i (noise, drift, boundary rule) into s->Y. */
-static void propose(lgv *s, size_t i, const double *x, const double *drift,
-                    pf_rng *rng, double h, double *w, double *v)
+/* Propose y for chain i (noise, drift, boundary rule) into row i - yb of
+ * s->Y. */
+static void propose(lgv *s, size_t i, size_t yb, const double *x,
+                    const double *drift, pf_rng *rng, double h, double *w,
+                    double *v)
 {
   const size_t d = s->d;
   const double sd = sqrt(2.0 * h);
-  double *y = s->Y + (i - s->yb) * d, zz = 0.0;
+  double *y = s->Y + (i - yb) * d, zz = 0.0;
   pf_rng_normal(rng, d, v);
   {
     /* four lanes in a fixed pattern (vectorizes), then the rest */
@@ -396,7 +407,7 @@ static void propose(lgv *s, size_t i, const double *x, const double *drift,
   case PF__LGV_SYMMETRIZE: {
     for (size_t k = 0; k < d; k++) y[k] = x[k] + v[k];
     if (pf_domain_contains(dom, y, 0.0)) return;
-    double *py = s->Ygrad + (i - s->yb) * d; /* overwritten later */
+    double *py = s->Ygrad + (i - yb) * d; /* overwritten later */
     memcpy(py, y, d * sizeof(double));
     s->events[i] = 1.0;
     if (pf_domain_project(dom, py, w) < 0) s->fallbk[i] = 1.0;
@@ -433,12 +444,13 @@ static int row_finite(const double *v, size_t d)
   return t == 0.0;
 }
 
-/* log q(x | y) + 1/2 |z|^2 ... the MH log ratio for chain i. */
-static double log_ratio(const lgv *s, size_t i, const double *x, double lpx,
-                        double h, double *r, double *rr_out)
+/* log q(x | y) + 1/2 |z|^2 ... the MH log ratio for chain i (its proposal
+ * in row i - yb). */
+static double log_ratio(const lgv *s, size_t i, size_t yb, const double *x,
+                        double lpx, double h, double *r, double *rr_out)
 {
   const size_t d = s->d;
-  const size_t row = i - s->yb;
+  const size_t row = i - yb;
   const double *y = s->Y + row * d;
   const double *dy = s->MGy ? s->MGy + row * d : s->Ygrad + row * d;
   double rr = 0.0;
@@ -474,20 +486,28 @@ static double log_ratio(const lgv *s, size_t i, const double *x, double lpx,
   return s->Ylogp[row] - lpx - rr / (4.0 * h) + 0.5 * s->zz[i];
 }
 
-/* Propose chains [c0, c0 + nc) (rows c0 - s->yb.. of the Y buffers) and
- * evaluate the target there: one batched call. */
-static int propose_eval(lgv *s, pf_particles *p, const double *X, size_t c0,
-                        size_t nc, double h)
+/* Propose chains [c0, c0 + nc) into rows c0 - yb.. of the Y buffers: a
+ * work-shared loop, called inside a parallel region.  A chain's proposal
+ * depends only on its own rows and stream, so any assignment of chains to
+ * threads gives the same bits; dynamic chunks keep every thread busy when
+ * another process takes a core for a while (a static split waits for the
+ * slowest thread). */
+static void propose_rows(lgv *s, pf_particles *p, const double *X, size_t c0,
+                         size_t nc, size_t yb, double h)
 {
   const size_t d = s->d, vstride = (d + 7) / 8 * 8;
   const double *drift = s->MG ? s->MG : p->grad;
-#pragma omp parallel for schedule(static) num_threads(s->nthr)
-  for (size_t i = c0; i < c0 + nc; i++) {
-    const size_t tid = (size_t)omp_get_thread_num();
-    propose(s, i, X + i * d, drift + i * d, &p->rng[i], h,
-            s->work + tid * s->wlen, s->vrow + tid * vstride);
-  }
-  const size_t j0 = c0 - s->yb;
+  const size_t tid = (size_t)omp_get_thread_num();
+  double *w = s->work + tid * s->wlen, *v = s->vrow + tid * vstride;
+#pragma omp for schedule(dynamic, 16) nowait
+  for (size_t i = c0; i < c0 + nc; i++)
+    propose(s, i, yb, X + i * d, drift + i * d, &p->rng[i], h, w, v);
+}
+
+/* The target at rows [j0, j0 + nc) of the Y buffers: one batched call. */
+static int eval_rows(lgv *s, size_t j0, size_t nc)
+{
+  const size_t d = s->d;
   if (s->o.dual)
     PF_TRY(pf_target_logp_grad_dual(s->t, nc, s->Y + j0 * d, s->YX + j0 * d,
                                     s->Ylogp + j0, s->Ygrad + j0 * d));
@@ -498,25 +518,35 @@ static int propose_eval(lgv *s, pf_particles *p, const double *X, size_t c0,
   return 0;
 }
 
+/* Propose chains [c0, c0 + nc) (rows c0 - s->yb.. of the Y buffers) and
+ * evaluate the target there. */
+static int propose_eval(lgv *s, pf_particles *p, const double *X, size_t c0,
+                        size_t nc, double h)
+{
+#pragma omp parallel num_threads(s->nthr)
+  propose_rows(s, p, X, c0, nc, s->yb, h);
+  return eval_rows(s, c0 - s->yb, nc);
+}
+
 /* The Metropolis-Hastings test (adjusted chains, with their finiteness
- * check) and the accepted rows' copy for chains [c0, c0 + nc): one pass
- * over the rows while they are in cache. */
-static void mh_rows(lgv *s, pf_particles *p, double *X, size_t c0, size_t nc,
-                    double h)
+ * check) and the accepted rows' copy for chains [c0, c0 + nc) (proposals
+ * in rows c0 - yb..): one pass over the rows while they are in cache.  A
+ * work-shared loop (see propose_rows), called inside a parallel region. */
+static void mh_rows_ws(lgv *s, pf_particles *p, double *X, size_t c0,
+                       size_t nc, size_t yb, double h)
 {
   const size_t d = s->d, vstride = (d + 7) / 8 * 8;
-#pragma omp parallel for schedule(static) num_threads(s->nthr)
+  double *r = s->vrow + (size_t)omp_get_thread_num() * vstride;
+#pragma omp for schedule(dynamic, 16) nowait
   for (size_t i = c0; i < c0 + nc; i++) {
-    const size_t j = i - s->yb;
+    const size_t j = i - yb;
     double *x = X + i * d;
     const double *y = s->Y + j * d, *gy = s->Ygrad + j * d;
     if (s->o.adjust) {
       s->div[i] = 0.0;
       s->acc[i] = 0.0;
       if (s->outside[i]) continue;
-      double rr, lr = log_ratio(s, i, x, p->logp[i], h,
-                                s->vrow + (size_t)omp_get_thread_num() * vstride,
-                                &rr);
+      double rr, lr = log_ratio(s, i, yb, x, p->logp[i], h, r, &rr);
       /* |x - y - h g_y|^2 is finite only if every y_k and g_y,k is (an
        * infinite entry makes its term infinite or NaN), so the scans run
        * only when it is not (or the metric mixes the entries). */
@@ -537,6 +567,13 @@ static void mh_rows(lgv *s, pf_particles *p, double *X, size_t c0, size_t nc,
     if (s->o.dual) memcpy(p->x + i * d, s->YX + j * d, d * sizeof(double));
     if (s->MG) memcpy(s->MG + i * d, s->MGy + j * d, d * sizeof(double));
   }
+}
+
+static void mh_rows(lgv *s, pf_particles *p, double *X, size_t c0, size_t nc,
+                    double h)
+{
+#pragma omp parallel num_threads(s->nthr)
+  mh_rows_ws(s, p, X, c0, nc, s->yb, h);
 }
 
 int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
@@ -563,12 +600,25 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
   double h = s->h, diverging = 0.0;
   if (s->o.adjust) {
     /* No backoff (a non-finite proposal is rejected), so the step can run
-     * chunk by chunk, each chunk's proposals in rows 0.. of Y. */
-    for (size_t c0 = 0; c0 < n; c0 += s->chunk) {
-      const size_t nc = n - c0 < s->chunk ? n - c0 : s->chunk;
-      s->yb = s->chunk < n ? c0 : 0;
-      PF_TRY(propose_eval(s, p, X, c0, nc, h));
-      mh_rows(s, p, X, c0, nc, h);
+     * chunk by chunk, pipelined: chunk k's proposals go to slab k % 2 of
+     * the Y buffers (rows from (k % 2) * chunk; a row never exceeds its
+     * chain's index, so n rows suffice), and one parallel region runs the
+     * MH test of chunk k - 1 and then (nowait) the proposals of chunk k:
+     * two fork/joins per chunk (this one and the target's).  Per chain
+     * the stream order is unchanged: normals of a proposal, then its
+     * uniform. */
+    const size_t ch = s->chunk, nch = (n + ch - 1) / ch;
+    for (size_t k = 0; k <= nch; k++) {
+      const size_t c0 = k * ch, yb = c0 - (k % 2) * ch;
+      const size_t nc = k < nch ? (n - c0 < ch ? n - c0 : ch) : 0;
+      const size_t pc0 = k > 0 ? c0 - ch : 0, pyb = pc0 - ((k + 1) % 2) * ch;
+      const size_t pnc = k > 0 ? (n - pc0 < ch ? n - pc0 : ch) : 0;
+#pragma omp parallel num_threads(s->nthr)
+      {
+        if (pnc) mh_rows_ws(s, p, X, pc0, pnc, pyb, h);
+        if (nc) propose_rows(s, p, X, c0, nc, yb, h);
+      }
+      if (nc) PF_TRY(eval_rows(s, c0 - yb, nc));
     }
     for (size_t i = 0; i < n; i++) diverging += s->div[i];
   } else {
@@ -592,11 +642,15 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
           s->acc[i] = 1.0;
         }
       }
-      if (bad == n) break;
+      /* Under MPI every rank takes the same decision: the first bad chain
+       * overall (include/pflow/comm.h). */
+      const unsigned long long gbad =
+          pf_comm_min_u64(bad == n ? ~0ULL : p->first + bad);
+      if (gbad == ~0ULL) break;
       if (s->policy == PF_NONFINITE_ABORT || tries >= s->max_backoff)
         PF_RAISE(PF_ENONFINITE,
-                 "iteration %ld: chain %zu reached a non-finite position, "
-                 "log density or score with step size %g%s", iter, bad, h,
+                 "iteration %ld: chain %llu reached a non-finite position, "
+                 "log density or score with step size %g%s", iter, gbad, h,
                  s->policy == PF_NONFINITE_ABORT
                      ? " (on_nonfinite: abort; the last good state is kept)"
                      : " after the maximum number of step-size halvings");
@@ -606,12 +660,18 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
     mh_rows(s, p, X, 0, n, h);
   }
   double acc = 0.0, ev = 0.0, fb = 0.0;
+  size_t n_all = n;
   for (size_t i = 0; i < n; i++) {
-    acc += s->acc[i];
     ev += s->events[i];
     fb += s->fallbk[i];
   }
-  acc /= (double)n;
+  /* Sharded over MPI ranks: the mean acceptance is summed in global chain
+   * order (bitwise the serial sum); the others are counts (exact sums). */
+  PF_TRY(pf_comm_ordered_sum(s->acc, n, &acc, &n_all));
+  ev = pf_comm_sum_counts(ev);
+  fb = pf_comm_sum_counts(fb);
+  diverging = pf_comm_sum_counts(diverging);
+  acc /= (double)n_all;
   /* Robbins-Monro on log h toward the target acceptance, warm-up only;
    * the mean over n chains makes the signal smooth. */
   if (s->o.adjust && s->adapt_h && warm)
@@ -620,7 +680,7 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
   info[0] = h;
   info[1] = acc;
   info[2] = diverging;
-  info[3] = ev / (double)n;
+  info[3] = ev / (double)n_all;
   info[4] = fb;
   info[5] = s->backoffs;
   return 0;
@@ -639,5 +699,28 @@ int pf__lgv_chain_stat_values(const void *state, double *out)
   for (size_t i = 0; i < n; i++) out[n + i] = s->h_used;
   memcpy(out + 2 * n, s->div, n * sizeof(double));
   memcpy(out + 3 * n, s->events, n * sizeof(double));
+  return 0;
+}
+
+/* Checkpoints: the adapted step size and metric, the dual positions (the
+ * primary coordinates in dual mode), M grad, counters and the last step's
+ * per-chain statistics. */
+int pf__lgv_state(void *state, pf_state_visitor *v)
+{
+  lgv *s = state;
+  const size_t n = s->n, d = s->d;
+  PF_TRY(pf_state_f64(v, "h", &s->h, 1));
+  PF_TRY(pf_state_f64(v, "h_used", &s->h_used, 1));
+  PF_TRY(pf_state_f64(v, "backoffs", &s->backoffs, 1));
+  if (s->M) {
+    PF_TRY(pf_state_f64(v, "metric", s->M, d * d));
+    PF_TRY(pf_state_f64(v, "metric_chol", s->L, d * d));
+    PF_TRY(pf_state_f64(v, "metric_grad", s->MG, n * d));
+  }
+  if (s->E) PF_TRY(pf_state_f64(v, "eta", s->E, n * d));
+  PF_TRY(pf_state_f64(v, "accept", s->acc, n));
+  PF_TRY(pf_state_f64(v, "diverging", s->div, n));
+  PF_TRY(pf_state_f64(v, "events", s->events, n));
+  PF_TRY(pf_state_f64(v, "fallbacks", s->fallbk, n));
   return 0;
 }

@@ -71,6 +71,8 @@ extern const char *const pf__lgv_info[];
 extern const char *const pf__lgv_chain_stats[];
 #define PF__LGV_N_CHAIN_STATS 4
 long long pf__lgv_warmup(const void *state);
+struct pf_state_visitor;
+int pf__lgv_state(void *state, struct pf_state_visitor *v);
 int pf__lgv_chain_stat_values(const void *state, double *out);
 
 /* The ops-table members every Langevin sampler shares. */
@@ -80,7 +82,7 @@ int pf__lgv_chain_stat_values(const void *state, double *out);
   .flags = PF_SAMPLER_CHAINS, .warmup = pf__lgv_warmup,                      \
   .chain_stat_names = pf__lgv_chain_stats,                                   \
   .n_chain_stats = PF__LGV_N_CHAIN_STATS,                                    \
-  .chain_stats = pf__lgv_chain_stat_values
+  .chain_stats = pf__lgv_chain_stat_values, .state = pf__lgv_state
 
 /* Reads step_size, warmup, target_accept, metric / metric_diag (when
  * opts->metric is GIVEN), the schedule's keys (sigma, sigma_min,

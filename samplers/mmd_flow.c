@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/sampler.h"
 
@@ -424,6 +425,19 @@ int pf__mmdf_step(void *state, long iter, pf_particles *p, double *info)
   return 0;
 }
 
+/* Checkpoints: the sampler's own stream (minibatches), the permutation it
+ * shuffles in place, the backoff multiplier, the bandwidth.  The target
+ * samples, kyy and the levels are rebuilt by init from the same streams. */
+int pf__mmdf_state(void *state, pf_state_visitor *v)
+{
+  mmdf *s = state;
+  PF_TRY(pf_state_rng(v, "rng", &s->rng, 1));
+  if (s->perm) PF_TRY(pf_state_size(v, "perm", s->perm, s->M));
+  PF_TRY(pf_state_f64(v, "backoff", &s->backoff, 1));
+  PF_TRY(pf_kernel_state(s->k, "bandwidth", v));
+  return 0;
+}
+
 /* ---- mmd_flow ----------------------------------------------------------- */
 
 static int mmd_flow_create(const pf_node *cfg, pf_target *t, size_t n,
@@ -470,4 +484,5 @@ const pf_sampler_ops pf_sampler_mmd_flow = {
     .destroy = pf__mmdf_destroy,
     .init = pf__mmdf_init,
     .step = pf__mmdf_step,
+    .state = pf__mmdf_state,
 };

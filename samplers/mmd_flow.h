@@ -37,6 +37,8 @@ int pf__mmdf_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
 void pf__mmdf_destroy(void *state);
 int pf__mmdf_init(void *state, pf_particles *p);
 int pf__mmdf_step(void *state, long iter, pf_particles *p, double *info);
+struct pf_state_visitor;
+int pf__mmdf_state(void *state, struct pf_state_visitor *v);
 
 /* Multilevel: the noise levels sigma (nlev, decreasing), steps per level,
  * and whether to inject noise beta_t = noise_level sigma_t. */

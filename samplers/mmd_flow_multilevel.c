@@ -97,4 +97,5 @@ const pf_sampler_ops pf_sampler_mmd_flow_multilevel = {
     .destroy = pf__mmdf_destroy,
     .init = pf__mmdf_init,
     .step = pf__mmdf_step,
+    .state = pf__mmdf_state,
 };

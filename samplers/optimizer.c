@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/particles.h"
 
@@ -147,3 +148,11 @@ double pf__opt_lr(const pf__opt *o) { return o->lr; }
 void pf__opt_set_lr(pf__opt *o, double lr) { o->lr = lr; }
 pf__opt_rule pf__opt_rule_of(const pf__opt *o) { return o->rule; }
 long long pf__opt_steps(const pf__opt *o) { return o->t; }
+
+int pf__opt_state(pf__opt *o, pf_state_visitor *v)
+{
+  PF_TRY(pf_state_f64(v, "opt.lr", &o->lr, 1));
+  PF_TRY(pf_state_i64(v, "opt.t", &o->t, 1));
+  if (o->v) PF_TRY(pf_state_f64(v, "opt.v", o->v, o->n * o->d));
+  return 0;
+}

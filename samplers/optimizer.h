@@ -101,5 +101,8 @@ void pf__opt_set_lr(pf__opt *o, double lr);
 pf__opt_rule pf__opt_rule_of(const pf__opt *o);
 /* Committed steps so far. */
 long long pf__opt_steps(const pf__opt *o);
+/* Checkpoints: lr, t and the current accumulators as buffers opt.*. */
+struct pf_state_visitor;
+int pf__opt_state(pf__opt *o, struct pf_state_visitor *v);
 
 #endif

@@ -46,4 +46,5 @@ const pf_sampler_ops pf_sampler_pis = {
     .init = pf__ps_init,
     .step = pf__ps_step,
     .write_output = pf__ps_write_output,
+    .state = pf__ps_state,
 };

@@ -3,6 +3,7 @@
 #include "pflow/sampler.h"
 
 extern const pf_sampler_ops pf_sampler_ula;
+extern const pf_sampler_ops pf_sampler_exact;
 extern const pf_sampler_ops pf_sampler_mala;
 extern const pf_sampler_ops pf_sampler_preconditioned;
 extern const pf_sampler_ops pf_sampler_projected_langevin;
@@ -21,6 +22,7 @@ extern const pf_sampler_ops pf_sampler_mmd_flow_multilevel;
 
 static const pf_plugin *const items[] = {
     &pf_sampler_ula.base,
+    &pf_sampler_exact.base,
     &pf_sampler_mala.base,
     &pf_sampler_preconditioned.base,
     &pf_sampler_projected_langevin.base,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/kernel.h"
 #include "pflow/sampler.h"
@@ -35,6 +36,7 @@ typedef struct svgd {
   const void *mctx;
   pf__svgd_mode mode;
   rep_kind rep;
+  int fused; /* median refits inside the direction (pf_pair_svgd_fit) */
   size_t n, d;
   pf_kernel *k;
   pf_pairwise *pw;
@@ -153,6 +155,15 @@ int pf__svgd_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
   }
   s->work = pf_alloc_doubles((size_t)s->nthr * s->wlen);
   PF_CHECK_GOTO(rc, s->work, PF_ENOMEM, fail, "allocating domain scratch");
+  /* Median bandwidth on the direction's own distances when the kernel is
+   * evaluated on the particles themselves (exact over all n; the separate
+   * pf_kernel_fit looks at PF_MEDIAN_MAX_POINTS).  Too many particles for
+   * the distance store: the separate fit. */
+  if (pf_kernel_rule(s->k) != PF_BW_FIXED &&
+      (mode != PF__SVGD_MIRROR || s->rep == REP_IDENTITY)) {
+    s->fused = pf_pairwise_reserve_fit(s->pw) == 0;
+    if (!s->fused) pf_error_clear();
+  }
   *state = s;
   return 0;
 fail:
@@ -244,9 +255,11 @@ static int generic_phi(svgd *s, const double *X, const double *S, double *phi)
   return rc;
 }
 
-static int direction(svgd *s, pf_particles *p)
+static int direction(svgd *s, pf_particles *p, int refit)
 {
   const size_t n = s->n, d = s->d;
+  if (refit && s->fused)
+    return pf_pair_svgd_fit(s->pw, s->k, n, p->x, p->grad, s->phi);
   if (s->mode != PF__SVGD_MIRROR || s->rep == REP_IDENTITY)
     return pf_pair_svgd(s->pw, s->k, n, p->x, 0, NULL, p->grad, s->phi);
   if (s->rep == REP_GENERIC) return generic_phi(s, p->x, p->grad, s->phi);
@@ -279,8 +292,9 @@ int pf__svgd_step(void *state, long iter, pf_particles *p, double *info)
 {
   svgd *s = state;
   const size_t n = s->n, d = s->d, nd = n * d;
-  if ((iter - 1) % s->every == 0) PF_TRY(pf_kernel_fit(s->k, n, d, p->x));
-  PF_TRY(direction(s, p));
+  const int refit = (iter - 1) % s->every == 0;
+  if (refit && !s->fused) PF_TRY(pf_kernel_fit(s->k, n, d, p->x));
+  PF_TRY(direction(s, p, refit));
   const int mirror = s->mode == PF__SVGD_MIRROR;
   double *X = mirror ? s->E : p->x;
   double nproj = 0.0;
@@ -342,6 +356,19 @@ int pf__svgd_step(void *state, long iter, pf_particles *p, double *info)
   return 0;
 }
 
+/* Checkpoints: step rule (lr after backoffs, moments), the bandwidth (kept
+ * between refits when bandwidth_every > 1), counters and, in mirror mode,
+ * the dual positions. */
+int pf__svgd_state(void *state, pf_state_visitor *v)
+{
+  svgd *s = state;
+  PF_TRY(pf__opt_state(s->opt, v));
+  PF_TRY(pf_kernel_state(s->k, "bandwidth", v));
+  PF_TRY(pf_state_f64(v, "backoffs", &s->backoffs, 1));
+  if (s->E) PF_TRY(pf_state_f64(v, "eta", s->E, s->n * s->d));
+  return 0;
+}
+
 /* ---- the `svgd` sampler --------------------------------------------------- */
 
 static int svgd_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
@@ -370,4 +397,5 @@ const pf_sampler_ops pf_sampler_svgd = {
     .destroy = pf__svgd_destroy,
     .init = pf__svgd_init,
     .step = pf__svgd_step,
+    .state = pf__svgd_state,
 };

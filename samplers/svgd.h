@@ -35,6 +35,8 @@ int pf__svgd_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
 void pf__svgd_destroy(void *state);
 int pf__svgd_init(void *state, pf_particles *p);
 int pf__svgd_step(void *state, long iter, pf_particles *p, double *info);
+struct pf_state_visitor;
+int pf__svgd_state(void *state, struct pf_state_visitor *v);
 
 /* Spec entries shared by the three samplers (the kernel default differs). */
 #define PF__SVGD_PARAM_KERNEL(def)                                            \

@@ -34,4 +34,5 @@ const pf_sampler_ops pf_sampler_projected_svgd = {
     .destroy = pf__svgd_destroy,
     .init = pf__svgd_init,
     .step = pf__svgd_step,
+    .state = pf__svgd_state,
 };

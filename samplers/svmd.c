@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "optimizer.h"
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/particles.h"
 #include "pflow/sampler.h"
@@ -39,11 +40,13 @@ struct pf__svmd {
   double *Z;          /* n x r (column-major): the kept eigenvectors */
   double *lam;        /* n eigenvalues, ascending (dsterf) */
   double *lamz;       /* the kept eigenvalues, ascending (dstemr) */
+  int subset;         /* may compute only the kept eigenvectors (dstemr 'I') */
   double *td, *te, *td2, *te2, *tau; /* tridiagonal and reflectors */
   lapack_int *isuppz;
   double *F1U;        /* n x r */
   double *Q, *q;      /* n x d: H_l^-1 xc_l and M_p xc_p */
-  double *M;          /* n x d^2: M_p = sum_l f'_pl H_l^-1 */
+  double *M;          /* n x d(d+1)/2: M_p = sum_l f'_pl H_l^-1 (packed) */
+  double *Hp;         /* n x d(d+1)/2: H_l^-1 packed (upper triangle) */
   double *W1, *W2, *B; /* r x d */
   double *T;          /* n x d */
   double *rows;       /* nthr x (PF_KERNEL_WORK + 1) n: kernel scratch */
@@ -86,6 +89,7 @@ void pf__svmd_destroy(pf__svmd **pw)
   free(w->Q);
   free(w->q);
   free(w->M);
+  free(w->Hp);
   free(w->W1);
   free(w->W2);
   free(w->B);
@@ -106,7 +110,8 @@ int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
   w->n = n;
   w->d = d;
   w->nthr = omp_get_max_threads();
-  const size_t nn = n * n, nd = n * d;
+  w->subset = 1;
+  const size_t nn = n * n, nd = n * d, np = n * (d * (d + 1) / 2);
   w->Xc = pf_alloc_doubles(nd);
   w->nrm = pf_alloc_doubles(n);
   w->F = pf_alloc_doubles(nn);
@@ -124,7 +129,8 @@ int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
   w->F1U = pf_alloc_doubles(nn);
   w->Q = pf_alloc_doubles(nd);
   w->q = pf_alloc_doubles(nd);
-  w->M = pf_alloc_doubles(nd * d);
+  w->M = pf_alloc_doubles(np);
+  w->Hp = pf_alloc_doubles(np);
   w->W1 = pf_alloc_doubles(nd);
   w->W2 = pf_alloc_doubles(nd);
   w->B = pf_alloc_doubles(nd);
@@ -132,9 +138,9 @@ int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
   w->rows = pf_alloc_doubles((size_t)w->nthr * (PF_KERNEL_WORK + 1) * n);
   PF_CHECK_GOTO(rc, w->Xc && w->nrm && w->F && w->F1 && w->A && w->lam &&
                         w->Z && w->lamz && w->td && w->te && w->td2 &&
-                        w->te2 && w->tau && w->isuppz &&
-                        w->F1U && w->Q && w->q && w->M && w->W1 && w->W2 &&
-                        w->B && w->T && w->rows,
+                        w->te2 && w->tau && w->isuppz && w->F1U && w->Q &&
+                        w->q && w->M && w->Hp && w->W1 && w->W2 && w->B &&
+                        w->T && w->rows,
                 PF_ENOMEM, fail,
                 "allocating the svmd workspace (n = %zu, d = %zu)", n, d);
   /* Only the leading r eigenvectors are needed and r is known only from
@@ -216,38 +222,32 @@ static void gram(pf__svmd *w, const pf_kernel *k, const double *X)
   }
 }
 
-int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
-                       const double *S, const double *H, const double *Hinv,
-                       double jitter, double tau, double *g, size_t *rank)
+/* The kept eigenpairs of A = G + jitter I (A is overwritten by its
+ * tridiagonal form).  Every eigenvalue of the tridiagonal matrix by dqds
+ * (dsterf, O(n^2)) gives r; then the kept vectors by MRRR: only those r
+ * (dstemr range 'I') when r <= n/4, where that is 2-3x cheaper than all n
+ * (measured at n = 500, r = 40: 5 vs 14 ms), else all n (range 'A': a
+ * large subset would use bisection, 3x slower than 'A' at r = 439); only
+ * the r kept vectors are back-transformed (dormtr).  On return *ut points
+ * to r eigenvectors (each n long, ascending eigenvalues *lr).  0, or
+ * 1 + LAPACK info in *info: 1 eigensolver, 2 no positive eigenvalue,
+ * 3 back-transformation. */
+static int eigen_kept(pf__svmd *w, double tau, size_t *rank,
+                      const double **ut, const double **lr, int *info_out)
 {
-  const size_t n = w->n, d = w->d, dd = d * d;
-  const int old = pf__blas_serial_begin();
-  gram(w, k, X);
-  memcpy(w->A, w->F, n * n * sizeof(double));
-  for (size_t i = 0; i < n; i++) w->A[i * n + i] += jitter;
+  const size_t n = w->n;
   const lapack_int NL = (lapack_int)n;
   lapack_int info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'L', NL, w->A, NL,
                                         w->td, w->te, w->tau, w->lwork,
                                         w->nlwork);
-  /* All eigenpairs of the tridiagonal matrix by MRRR (dstemr, range 'A':
-   * dqds eigenvalues and O(n) per vector; a subset by index would switch
-   * to bisection, several times slower here); only the kept r vectors are
-   * back-transformed below. */
-  lapack_int m = 0, tryrac = 1;
   if (info == 0) {
     memcpy(w->td2, w->td, n * sizeof(double));
     memcpy(w->te2, w->te, n * sizeof(double));
-    info = LAPACKE_dstemr_work(LAPACK_COL_MAJOR, 'V', 'A', NL, w->td2,
-                               w->te2, 0.0, 0.0, 1, NL, &m, w->lam, w->Z, NL,
-                               NL, w->isuppz, &tryrac, w->lwork, w->nlwork,
-                               w->iwork, w->nliwork);
-    if (info == 0 && (size_t)m != n) info = -1000;
+    info = LAPACKE_dsterf_work(NL, w->td2, w->te2);
+    memcpy(w->lam, w->td2, n * sizeof(double));
   }
-  if (info != 0) {
-    pf__blas_serial_end(old);
-    PF_RAISE(PF_ELINALG, "svmd: the Gram eigendecomposition failed (LAPACK "
-             "info %d)", (int)info);
-  }
+  *info_out = (int)info;
+  if (info != 0) return 1;
   /* r = 1 + #{cumulative normalized mass < tau}, descending order, positive
    * eigenvalues only. */
   double total = 0.0;
@@ -261,39 +261,115 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
     cum += l;
     if (!(cum / total < tau)) break;
   }
-  if (r == 0) {
-    pf__blas_serial_end(old);
-    PF_RAISE(PF_ELINALG, "svmd: the Gram matrix has no positive eigenvalue "
-             "(largest %g); use a positive jitter", w->lam[n - 1]);
+  if (r == 0) return 2;
+  const int sub = w->subset && 4 * r <= n;
+  lapack_int m = 0, tryrac = 1;
+  memcpy(w->td2, w->td, n * sizeof(double));
+  memcpy(w->te2, w->te, n * sizeof(double));
+  info = LAPACKE_dstemr_work(LAPACK_COL_MAJOR, 'V', sub ? 'I' : 'A', NL,
+                             w->td2, w->te2, 0.0, 0.0,
+                             sub ? NL - (lapack_int)r + 1 : 1, NL, &m,
+                             w->lamz, w->Z, NL, NL, w->isuppz, &tryrac,
+                             w->lwork, w->nlwork, w->iwork, w->nliwork);
+  if (info == 0 && (size_t)m != (sub ? r : n)) info = -1000;
+  *info_out = (int)info;
+  if (info != 0) return 1;
+  double *Ut = sub ? w->Z : w->Z + (n - r) * n;
+  const double *l = sub ? w->lamz : w->lamz + (n - r);
+  /* dqds and MRRR may disagree in the last bits at 0 (jitter 0): keep only
+   * what MRRR calls positive. */
+  while (r > 0 && !(l[0] > 0.0)) {
+    Ut += n;
+    l++;
+    r--;
   }
+  if (r == 0) return 2;
   info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', NL,
-                             (lapack_int)r, w->A, NL, w->tau,
-                             w->Z + (n - r) * n, NL, w->lwork, w->nlwork);
-  if (info != 0) {
+                             (lapack_int)r, w->A, NL, w->tau, Ut, NL,
+                             w->lwork, w->nlwork);
+  *info_out = (int)info;
+  if (info != 0) return 3;
+  *rank = r;
+  *ut = Ut;
+  *lr = l;
+  return 0;
+}
+
+/* The terms that need H^-1 but no eigenpair: Q_l = H_l^-1 xc_l and
+ * q_p = M_p xc_p with M_p = sum_l f'_pl H_l^-1, one GEMM on the packed
+ * upper triangles (d(d+1)/2 columns instead of d^2; F' is symmetric). */
+static void metric_terms(pf__svmd *w, const double *Hinv)
+{
+  const size_t n = w->n, d = w->d, dd = d * d, P = d * (d + 1) / 2;
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t l = 0; l < n; l++) {
+    const double *Hl = Hinv + l * dd;
+    double *hp = w->Hp + l * P;
+    for (size_t a = 0, k = 0; a < d; a++)
+      for (size_t b = a; b < d; b++) hp[k++] = Hl[a * d + b];
+    matvec(d, Hl, w->Xc + l * d, w->Q + l * d);
+  }
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)P,
+              (int)n, 1.0, w->F1, (int)n, w->Hp, (int)P, 0.0, w->M, (int)P);
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t p = 0; p < n; p++) {
+    const double *mp = w->M + p * P, *x = w->Xc + p * d;
+    double *out = w->q + p * d;
+    /* Row a of the symmetric M_p: entries (a, b >= a) in order, (b < a, a)
+     * above; summed in the fixed order b = 0..d-1. */
+    for (size_t a = 0; a < d; a++) {
+      double acc = 0.0;
+      for (size_t b = 0; b < d; b++) {
+        const size_t lo = a < b ? a : b, hi = a < b ? b : a;
+        acc += mp[lo * d - lo * (lo - 1) / 2 + (hi - lo)] * x[b];
+      }
+      out[a] = acc;
+    }
+  }
+}
+
+void pf__svmd_set_subset(pf__svmd *w, int on) { w->subset = on; }
+
+int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
+                       const double *S, const double *H, const double *Hinv,
+                       double jitter, double tau, double *g, size_t *rank)
+{
+  const size_t n = w->n, d = w->d, dd = d * d;
+  const int old = pf__blas_serial_begin();
+  gram(w, k, X);
+  memcpy(w->A, w->F, n * n * sizeof(double));
+  for (size_t i = 0; i < n; i++) w->A[i * n + i] += jitter;
+  /* The eigensolver and the H^-1 terms are independent: with two or more
+   * threads they run side by side (each a serial BLAS/LAPACK call, so the
+   * bits do not depend on the thread count). */
+  size_t r = 0;
+  const double *Ut = NULL, *lr = NULL;
+  int why = 0, info = 0;
+#pragma omp parallel sections num_threads(w->nthr > 1 ? 2 : 1)
+  {
+#pragma omp section
+    why = eigen_kept(w, tau, &r, &Ut, &lr, &info);
+#pragma omp section
+    metric_terms(w, Hinv);
+  }
+  if (why != 0) {
     pf__blas_serial_end(old);
-    PF_RAISE(PF_ELINALG, "svmd: the Gram eigenvectors failed (LAPACK info "
-             "%d)", (int)info);
+    if (why == 2)
+      PF_RAISE(PF_ELINALG, "svmd: the Gram matrix has no positive "
+               "eigenvalue (largest %g); use a positive jitter",
+               w->lam[n - 1]);
+    PF_RAISE(PF_ELINALG, "svmd: the Gram eigendecomposition failed (LAPACK "
+             "info %d%s)", info, why == 3 ? ", back-transformation" : "");
   }
   *rank = r;
-  /* Column-major eigenvectors, ascending: the last r columns are the kept
-   * ones, i.e. Ut (r x n, row-major) with row i <-> lam[n - r + i]. */
-  const double *Ut = w->Z + (n - r) * n, *lr = w->lam + (n - r);
   const int N = (int)n, D = (int)d, R = (int)r;
 
   /* W1 = (F' U)^T [H_l^-1 xc_l]. */
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, R, N, 1.0, w->F1, N,
               Ut, N, 0.0, w->F1U, R);
-#pragma omp parallel for schedule(static) num_threads(w->nthr)
-  for (size_t l = 0; l < n; l++)
-    matvec(d, Hinv + l * dd, w->Xc + l * d, w->Q + l * d);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, D, N, 1.0, w->F1U,
               R, w->Q, D, 0.0, w->W1, D);
-  /* W2 = U^T [M_p xc_p], M_p = sum_l f'_pl H_l^-1 (F' is symmetric). */
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, (int)dd, N, 1.0,
-              w->F1, N, Hinv, (int)dd, 0.0, w->M, (int)dd);
-#pragma omp parallel for schedule(static) num_threads(w->nthr)
-  for (size_t p = 0; p < n; p++)
-    matvec(d, w->M + p * dd, w->Xc + p * d, w->q + p * d);
+  /* W2 = U^T [M_p xc_p] (metric_terms). */
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, N, 1.0, Ut, N,
               w->q, D, 0.0, w->W2, D);
   /* B = diag(sqrt mu) (U^T S + W / sqrt n), W / sqrt n = (2 / lambda)
@@ -304,7 +380,8 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
     const double c = 2.0 / lr[j], sm = sqrt(lr[j] / (double)n);
     double *b = w->B + j * d;
     const double *a1 = w->W1 + j * d, *a2 = w->W2 + j * d;
-    for (size_t c2 = 0; c2 < d; c2++) b[c2] = sm * (b[c2] + c * (a1[c2] - a2[c2]));
+    for (size_t c2 = 0; c2 < d; c2++)
+      b[c2] = sm * (b[c2] + c * (a1[c2] - a2[c2]));
   }
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, R, 1.0, Ut, N,
               w->B, D, 0.0, w->T, D);
@@ -518,6 +595,17 @@ static int svmd_step(void *state, long iter, pf_particles *p, double *info)
   return 0;
 }
 
+/* Checkpoints: dual positions, step rule, bandwidth, counters. */
+static int svmd_state(void *state, pf_state_visitor *v)
+{
+  svmd *s = state;
+  PF_TRY(pf__opt_state(s->opt, v));
+  PF_TRY(pf_kernel_state(s->k, "bandwidth", v));
+  PF_TRY(pf_state_f64(v, "backoffs", &s->backoffs, 1));
+  PF_TRY(pf_state_f64(v, "eta", s->E, s->n * s->d));
+  return 0;
+}
+
 static const pf_param svmd_params[] = {
     {"kernel", PF_P_PLUGIN, "{name: imq, bandwidth: median}", NULL,
      "scalar kernel on the primal points (see `pflow list kernels`); a "
@@ -541,4 +629,5 @@ const pf_sampler_ops pf_sampler_svmd = {
     .destroy = svmd_destroy,
     .init = svmd_init,
     .step = svmd_step,
+    .state = svmd_state,
 };

@@ -24,13 +24,17 @@
  *   W_j = sum_l H_l^-1 grad u_j(theta_l)
  *       = (2 sqrt(n) / lambda_j) sum_{l,p} f'_lp U_pj H_l^-1 (x_l - x_p)
  * (f' = dk/dr2) is two GEMMs: (F' U)^T [H_l^-1 x_l]_l and U^T [M_p x_p]_p
- * with M_p = sum_l f'_pl H_l^-1 (F' times the n x d^2 stack of H^-1).
- * Cost: n^2 d (Gram) + the n^3 eigendecomposition + n^2 r + n^2 d^2 + lower
+ * with M_p = sum_l f'_pl H_l^-1 (F' times the n x d(d+1)/2 stack of the
+ * packed symmetric H^-1).
+ * Cost: n^2 d (Gram) + the n^3 tridiagonal reduction (only the kept
+ * eigenvectors are computed) + n^2 r + n^2 d(d+1) + lower
  * order n r d + n d^2 terms; no n x n x d tensor.
  *
  * Bits: every BLAS/LAPACK call runs with OpenBLAS in one thread (set for
- * the call and restored), per-particle loops are OpenMP over rows, so the
- * result does not depend on any thread count. */
+ * the call and restored; OpenBLAS's own threading changes dgemm's bits),
+ * per-particle loops are OpenMP over rows, and the eigensolver runs beside
+ * the H^-1 GEMM as two OpenMP sections, so the result does not depend on
+ * any thread count. */
 #ifndef PF_SAMPLERS_SVMD_H
 #define PF_SAMPLERS_SVMD_H
 
@@ -40,7 +44,7 @@
 
 typedef struct pf__svmd pf__svmd;
 
-/* Workspace for n particles of dimension d (about 4 n^2 + 3 n d^2 doubles
+/* Workspace for n particles of dimension d (about 5 n^2 + 2 n d^2 doubles
  * plus LAPACK's).  Caller owns *out. */
 int pf__svmd_create(size_t n, size_t d, pf__svmd **out);
 void pf__svmd_destroy(pf__svmd **w);
@@ -54,6 +58,11 @@ void pf__svmd_destroy(pf__svmd **w);
 int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
                        const double *S, const double *H, const double *Hinv,
                        double jitter, double tau, double *g, size_t *rank);
+
+/* Tests: 0 forces every eigenvector to be computed (MRRR range 'A')
+ * instead of only the kept ones when r <= n/4 (default 1); the result
+ * agrees to rounding. */
+void pf__svmd_set_subset(pf__svmd *w, int on);
 
 /* OpenBLAS thread count pinned to 1 for a section (returns the old count
  * for pf__blas_serial_end). */

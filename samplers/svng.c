@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "optimizer.h"
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/particles.h"
 #include "pflow/sampler.h"
@@ -210,6 +211,22 @@ static int metric_update(svng *s, long iter, const pf_particles *p)
   return 0;
 }
 
+/* Checkpoints: step rule, bandwidth, the running Fisher averages G, dG
+ * (H and H^-1 are rebuilt from them every step) and N. */
+static int svng_state(void *state, pf_state_visitor *v)
+{
+  svng *s = state;
+  const size_t ndd = s->n * s->d * s->d;
+  PF_TRY(pf__opt_state(s->opt, v));
+  PF_TRY(pf_kernel_state(s->k, "bandwidth", v));
+  PF_TRY(pf_state_f64(v, "n_data", &s->n_data, 1));
+  if (s->G) {
+    PF_TRY(pf_state_f64(v, "fisher_avg", s->G, ndd));
+    PF_TRY(pf_state_f64(v, "fisher_deriv_avg", s->dG, ndd * s->d));
+  }
+  return 0;
+}
+
 static int svng_step(void *state, long iter, pf_particles *p, double *info)
 {
   svng *s = state;
@@ -279,4 +296,5 @@ const pf_sampler_ops pf_sampler_svng = {
     .destroy = svng_destroy,
     .init = svng_init,
     .step = svng_step,
+    .state = svng_state,
 };

@@ -10,7 +10,8 @@ set -eu
 PKGS="build-essential g++ pkg-config libsleef-dev libhdf5-dev hdf5-tools
 libyaml-dev libopenblas-dev liblapacke-dev libpcg-cpp-dev python3
 python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-scipy
-python3-sklearn python3-matplotlib"
+python3-sklearn python3-matplotlib
+libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"
 if [ "${1:-}" = "bench" ]; then PKGS="$PKGS python3-torch"; fi
 
 missing=""

@@ -302,9 +302,12 @@ static int gaussian_logp_grad(void *ctx, size_t n, const double *X,
   const double *mu = g->mean, *P = g->prec;
   if (!g->diagonal) {
     const size_t nb = (n + GS_ROWS - 1) / GS_ROWS;
-    /* Blocks of rows are independent and each thread has its own scratch:
-     * a static split gives the same bits for any thread count. */
-#pragma omp parallel for schedule(static) num_threads(g->nthr) \
+    /* Blocks of rows are independent and each thread has its own scratch,
+     * so a block's bits do not depend on which thread computes it: any
+     * split gives the same bits for any thread count.  Dynamic (4 blocks
+     * at a time) so that a thread slowed by another process does not hold
+     * up the others. */
+#pragma omp parallel for schedule(dynamic, 4) num_threads(g->nthr) \
     if (n * d * d > 32768)
     for (size_t b = 0; b < nb; b++) {
       const size_t i0 = GS_ROWS * b;

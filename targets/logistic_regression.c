@@ -64,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pflow/checkpoint.h"
 #include "pflow/error.h"
 #include "pflow/io.h"
 #include "pflow/registry.h"
@@ -687,6 +688,19 @@ static const pf_param logreg_params[] = {
      "seed of the stream choosing the held-out rows", 0, NULL, NULL},
     {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
 
+/* Checkpoints: the minibatch stream, the permutation it shuffles in place
+ * and the current batch (the Fisher op reads the last call's rows). */
+static int logreg_state(void *ctx, pf_state_visitor *v)
+{
+  logreg *g = ctx;
+  if (!g->batch) return 0;
+  PF_TRY(pf_state_rng(v, "minibatch_rng", &g->rng, 1));
+  PF_TRY(pf_state_size(v, "minibatch_perm", g->perm, g->N));
+  PF_TRY(pf_state_f64(v, "minibatch_x", g->Xb, g->batch * g->p));
+  PF_TRY(pf_state_f64(v, "minibatch_s", g->sb, g->batch));
+  return 0;
+}
+
 const pf_target_ops pf_target_logistic_regression = {
     .base = {"logistic_regression",
              "Bayesian logistic regression on a CSV data set, N(0, v I) "
@@ -697,4 +711,5 @@ const pf_target_ops pf_target_logistic_regression = {
     .logp_grad = logreg_logp_grad,
     .fisher = logreg_fisher,
     .heldout = logreg_heldout,
+    .state = logreg_state,
 };

@@ -15,6 +15,7 @@ extern const pf_target_ops pf_target_quadratic_simplex;
 extern const pf_target_ops pf_target_uniform;
 extern const pf_target_ops pf_target_truncated_gaussian;
 extern const pf_target_ops pf_target_empirical;
+extern const pf_target_ops pf_target_selective_lasso;
 
 static const pf_plugin *const items[] = {
     &pf_target_gaussian.base,
@@ -30,6 +31,7 @@ static const pf_plugin *const items[] = {
     &pf_target_uniform.base,
     &pf_target_truncated_gaussian.base,
     &pf_target_empirical.base,
+    &pf_target_selective_lasso.base,
 };
 
 const pf_registry pf_targets = {"target", "targets", items,

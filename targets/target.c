@@ -80,6 +80,11 @@ void pf_target_destroy(pf_target **pt)
 size_t pf_target_dim(const pf_target *t) { return t->dim; }
 const pf_target_ops *pf_target_ops_of(const pf_target *t) { return t->ops; }
 
+int pf_target_state(pf_target *t, struct pf_state_visitor *v)
+{
+  return t->ops->state ? t->ops->state(t->ctx, v) : 0;
+}
+
 int pf_target_logp_grad(pf_target *t, size_t n, const double *X, double *logp,
                         double *grad)
 {

@@ -18,11 +18,15 @@
  * correlated, not iid).  `method` forces either. */
 #include <lapacke.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pflow/error.h"
+#include "pflow/registry.h"
 #include "pflow/target.h"
+#include "truncated_gaussian.h"
 
 extern const pf_target_ops pf_target_gaussian;
 
@@ -519,3 +523,76 @@ const pf_target_ops pf_target_truncated_gaussian = {
     .domain = tg_domain,
     .sample_method = tg_sample_method,
 };
+
+/* ---- programmatic construction (targets/truncated_gaussian.h) ------------ */
+
+/* Append printf text to a growing buffer; returns 0 or PF_ENOMEM. */
+static int tg_cat(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int tg_cat(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+    va_end(ap);
+    if (w < 0) PF_RAISE(PF_EINVAL, "formatting a config text");
+    if ((size_t)w < *cap - *len) {
+      *len += (size_t)w;
+      return 0;
+    }
+    size_t nc = 2 * *cap + (size_t)w + 1;
+    char *nb = realloc(*buf, nc);
+    PF_CHECK(nb, PF_ENOMEM, "allocating a config text");
+    *buf = nb;
+    *cap = nc;
+  }
+}
+
+int pf__truncated_gaussian_create(size_t d, const double *mean,
+                                  const double *cov, const char *options,
+                                  pf_target **out)
+{
+  *out = NULL;
+  size_t len = 0, cap = 256 + 26 * d * (d + 1);
+  char *text = malloc(cap);
+  PF_CHECK(text, PF_ENOMEM, "allocating a config text");
+  int rc = tg_cat(&text, &len, &cap, "target: {name: truncated_gaussian, "
+                                     "mean: [");
+  for (size_t i = 0; i < d && rc == 0; i++)
+    rc = tg_cat(&text, &len, &cap, "%s%.17g", i ? ", " : "", mean[i]);
+  if (rc == 0) rc = tg_cat(&text, &len, &cap, "], cov: [");
+  for (size_t i = 0; i < d && rc == 0; i++) {
+    rc = tg_cat(&text, &len, &cap, "%s[", i ? ", " : "");
+    for (size_t j = 0; j < d && rc == 0; j++)
+      rc = tg_cat(&text, &len, &cap, "%s%.17g", j ? ", " : "", cov[i * d + j]);
+    if (rc == 0) rc = tg_cat(&text, &len, &cap, "]");
+  }
+  if (rc == 0)
+    rc = tg_cat(&text, &len, &cap, "]%s%s}\n", options ? ", " : "",
+                options ? options : "");
+  if (rc < 0) {
+    free(text);
+    return rc;
+  }
+  /* The section is validated against the target's spec (defaults filled);
+   * nothing the target builds keeps pointers into it, so it is released
+   * right after. */
+  const pf_param spec[] = {
+      {"target", PF_P_PLUGIN, NULL, NULL, "target", PF_PARAM_REQUIRED, NULL,
+       &pf_targets},
+      {NULL, 0, NULL, NULL, NULL, 0, NULL, NULL}};
+  pf_config *cfg = NULL;
+  rc = pf_config_load_string(text, "<truncated_gaussian>", &cfg);
+  free(text);
+  PF_TRY(rc);
+  PF_TRY_GOTO(rc, pf_config_validate(cfg, spec), done);
+  PF_TRY_GOTO(rc, pf_target_create_ops(&pf_target_truncated_gaussian,
+                                       pf_node_get(pf_config_root(cfg),
+                                                   "target"),
+                                       out),
+              done);
+done:
+  pf_config_destroy(&cfg);
+  return rc;
+}

@@ -32,6 +32,12 @@
   X(svmd)                \
   X(svng)                \
   X(mmd_flow)            \
+  X(mpi)                 \
+  X(sweep)               \
+  X(postsel_ci)          \
+  X(postsel)             \
+  X(orthant_samplers)    \
+  X(checkpoint)          \
   X(svgd)
 
 /* Weak so the runner links while a suite is being written; a missing suite

@@ -511,6 +511,82 @@ static int test_nan_propagates(void)
   return 0;
 }
 
+/* pf_pair_svgd_fit: the bandwidth is the exact median of all pairs (rules
+ * median, median_log, median_ref; against a sort of exact differences, to
+ * 1e-13 relative: r2 from dot products of centered points), the direction
+ * matches pf_pair_svgd with that bandwidth, and both are bitwise equal on
+ * 1 and 2 threads.  Cases reach every selection path: few pairs (radix),
+ * many (sample window), d >= 16 (stored tiles) and two clusters of
+ * coincident points (90 000 equal distances at the median: the radix path
+ * down to all 64 bits). */
+static int test_svgd_fit(void)
+{
+  static const struct {
+    size_t n, d;
+    int two_points;
+    pf_bw_rule rule;
+  } cs[] = {{200, 3, 0, PF_BW_MEDIAN},      {301, 3, 0, PF_BW_MEDIAN},
+            {701, 2, 0, PF_BW_MEDIAN_LOG},  {700, 20, 0, PF_BW_MEDIAN},
+            {333, 17, 0, PF_BW_MEDIAN_REF}, {600, 2, 1, PF_BW_MEDIAN},
+            {1, 3, 0, PF_BW_MEDIAN}};
+  int saved = omp_get_max_threads();
+  for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+    const size_t n = cs[c].n, d = cs[c].d, np = n * (n - 1) / 2;
+    double *X = randn(n, d, 70 + c, 1.5, 2.0), *S = randn(n, d, 80 + c, 1, 0),
+           *pairs = malloc((np + 1) * sizeof(double)),
+           *p1 = malloc(n * d * sizeof(double)),
+           *p2 = malloc(n * d * sizeof(double)),
+           *p0 = malloc(n * d * sizeof(double));
+    PF_T_ASSERT(X && S && pairs && p1 && p2 && p0, "alloc");
+    if (cs[c].two_points)
+      for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < d; k++) X[i * d + k] = k == 0 && i % 2;
+    size_t q = 0;
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = i + 1; j < n; j++) pairs[q++] = sqd(X + i * d, X + j * d, d);
+    qsort(pairs, np, sizeof(double), cmp_d);
+    double med;
+    if (n < 2)
+      med = 1.0;
+    else if (cs[c].rule == PF_BW_MEDIAN_REF) {
+      const size_t N = n * n, idx = N - N / 2;
+      med = idx < n ? 0.0 : pairs[(idx - n) / 2];
+    } else
+      med = np % 2 ? pairs[np / 2] : 0.5 * (pairs[np / 2 - 1] + pairs[np / 2]);
+    if (cs[c].rule == PF_BW_MEDIAN_LOG) med /= log((double)n + 1.0);
+    if (!(med > 0)) med = 1.0;
+    pf_kernel *k = NULL, *kf = NULL;
+    pf_pairwise *w = NULL;
+    omp_set_num_threads(2);
+    PF_T_OK(pf_kernel_create_ops(&pf_kernel_rbf, NULL, cs[c].rule, 1.0, NULL,
+                                 0, n, &k));
+    PF_T_OK(pf_kernel_create_ops(&pf_kernel_rbf, NULL, PF_BW_FIXED, med, NULL,
+                                 0, 0, &kf));
+    PF_T_OK(pf_pairwise_create(n, 0, d, &w));
+    PF_T_ASSERT(pf_pair_svgd_fit(w, k, n, X, S, p1) == PF_EINVAL,
+                "fit without reserve accepted");
+    pf_error_clear();
+    PF_T_OK(pf_pairwise_reserve_fit(w));
+    omp_set_num_threads(1);
+    PF_T_OK(pf_pair_svgd_fit(w, k, n, X, S, p1));
+    const double h1 = pf_kernel_bandwidth(k);
+    omp_set_num_threads(2);
+    PF_T_OK(pf_pair_svgd_fit(w, k, n, X, S, p2));
+    PF_T_ASSERT(h1 == pf_kernel_bandwidth(k) &&
+                    !memcmp(p1, p2, n * d * sizeof(double)),
+                "case %zu: 1 and 2 threads differ", c);
+    PF_T_NEAR(h1, med, 1e-13 * med);
+    PF_T_OK(pf_pair_svgd(w, kf, n, X, 0, NULL, S, p0));
+    if (vec_close(p0, p1, n * d, 1e-11, "fit direction")) return 1;
+    omp_set_num_threads(saved);
+    pf_kernel_destroy(&k);
+    pf_kernel_destroy(&kf);
+    pf_pairwise_destroy(&w);
+    free(X), free(S), free(pairs), free(p0), free(p1), free(p2);
+  }
+  return 0;
+}
+
 const pf_test_case pf_tests_kernels[] = {
     {"profiles", test_profiles},
     {"symmetry_gradient", test_symmetry_gradient},
@@ -520,4 +596,5 @@ const pf_test_case pf_tests_kernels[] = {
     {"threads_bitwise", test_threads_bitwise},
     {"config", test_config},
     {"nan_propagates", test_nan_propagates},
+    {"svgd_fit", test_svgd_fit},
     {NULL, NULL}};

@@ -383,10 +383,64 @@ static int needs_mirror_map(void)
   return 0;
 }
 
+/* Only the kept eigenvectors (MRRR on an index range, used when r <= n/4)
+ * against all of them: n = 80 points in 2-D, IMQ median kernel, tau = 0.9
+ * (r well below n/4), random metrics H = I + a a^T: the same r and the same
+ * direction to rounding (1e-9 relative: eigenvectors of the separated
+ * leading eigenvalues agree to ~1e-12). */
+static int subset_eigenvectors(void)
+{
+  enum { n = 80, d = 2 };
+  double X[n * d], S[n * d], H[n * d * d], Hi[n * d * d], g0[n * d],
+      g1[n * d];
+  unsigned long long st = 12345;
+  for (size_t i = 0; i < n * d; i++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    X[i] = (double)(st >> 11) / 9007199254740992.0 - 0.5;
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    S[i] = (double)(st >> 11) / 9007199254740992.0 - 0.5;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const double a0 = 0.3 * X[i * d], a1 = 0.5 * X[i * d + 1];
+    double *h = H + i * d * d, *hi = Hi + i * d * d;
+    h[0] = 1 + a0 * a0;
+    h[1] = h[2] = a0 * a1;
+    h[3] = 1 + a1 * a1;
+    const double det = h[0] * h[3] - h[1] * h[2];
+    hi[0] = h[3] / det;
+    hi[1] = hi[2] = -h[1] / det;
+    hi[3] = h[0] / det;
+  }
+  pf_kernel *k;
+  pf__svmd *w;
+  PF_T_OK(pf_kernel_create_ops(&pf_kernel_imq, NULL, PF_BW_MEDIAN, 0, NULL,
+                               0, n, &k));
+  PF_T_OK(pf_kernel_fit(k, n, d, X));
+  PF_T_OK(pf__svmd_create(n, d, &w));
+  size_t r0 = 0, r1 = 0;
+  PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, 0.9, g0, &r0));
+  pf__svmd_set_subset(w, 0);
+  PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, 0.9, g1, &r1));
+  PF_T_ASSERT(r0 == r1 && r0 > 1 && 4 * r0 <= n,
+              "r = %zu (subset) vs %zu (all): the test needs 1 < r <= n/4",
+              r0, r1);
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < n * d; i++) {
+    err = fmax(err, fabs(g0[i] - g1[i]));
+    scale = fmax(scale, fabs(g1[i]));
+  }
+  PF_T_ASSERT(err <= 1e-9 * scale, "max difference %.3g, scale %.3g", err,
+              scale);
+  pf__svmd_destroy(&w);
+  pf_kernel_destroy(&k);
+  return 0;
+}
+
 const pf_test_case pf_tests_svmd[] = {
     {"identity_a_svgd", identity_a_svgd},
     {"identity_b_one_particle", identity_b_one_particle},
     {"engine_vs_naive_simplex", engine_vs_naive_simplex},
+    {"subset_eigenvectors", subset_eigenvectors},
     {"sparse_dirichlet_short", sparse_dirichlet_short},
     {"needs_mirror_map", needs_mirror_map},
     {NULL, NULL}};

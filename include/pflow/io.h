@@ -92,6 +92,33 @@ int pf_h5_flush(pf_h5 *h);
 /* Close the file (flushes).  NULL-safe; clears the pointer. */
 int pf_h5_close(pf_h5 **h);
 
+/* ---- reopening a pflow output for appending (`pflow run --resume`) ---- */
+
+/* Open `path`, written by pf_h5_create, read-write with the same crash
+ * safety; remove every root group whose name is not in the NULL-terminated
+ * list `keep` (the groups a run writes only when it ends); register the
+ * remaining dimensions so pf_h5_dim_append / pf_h5_dim and new variables
+ * work as in the original run.  Raises PF_EIO when the file cannot be
+ * opened (missing, locked by a running pflow, not HDF5).  Caller owns *out
+ * (pf_h5_close). */
+int pf_h5_open_append(const char *path, const char *const *keep,
+                      pf_h5 **out);
+/* Current length of a dimension (PF_ENOTFOUND when there is none). */
+int pf_h5_dim_len(pf_h5 *h, const char *group, const char *name,
+                  size_t *len);
+/* Shrink unlimited dimension group/name to len records (PF_EINVAL when it
+ * has fewer).  Variables over it are cut by pf_h5_var_open. */
+int pf_h5_dim_truncate(pf_h5 *h, const char *group, const char *name,
+                       size_t len);
+/* Reopen existing variable group/name for appending (record variables) or
+ * writing; a record variable longer than its dimension is cut to it.  The
+ * handle is owned by h. */
+int pf_h5_var_open(pf_h5 *h, const char *group, const char *name,
+                   pf_h5var **out);
+/* Delete an attribute of the root (group NULL) or a group if present;
+ * flushes. */
+int pf_h5_attr_delete(pf_h5 *h, const char *group, const char *name);
+
 /* Read a numeric dataset of any HDF5 file as a row-major matrix of doubles
  * (io/h5read.c): 2-D (rows, cols); 1-D (rows, 1); 3-D (chain, draw, dim),
  * the pflow / ArviZ posterior layout, flattened to (chain * draw, dim).

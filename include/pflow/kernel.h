@@ -89,8 +89,22 @@ void pf_kernel_destroy(pf_kernel **k);
  * outside hot loops).  Not thread-safe on one kernel. */
 int pf_kernel_fit(pf_kernel *k, size_t n, size_t d, const double *X);
 
+/* Internal: set h from the median `med` of squared distances of n points
+ * as pf_kernel_fit does (median_log divides by log(n + 1); 0 gives 1);
+ * no-op for PF_BW_FIXED.  For pf_pair_svgd_fit. */
+void pf__kernel_set_median(pf_kernel *k, size_t n, double med);
+
+/* Internal: 1 and *m = -1/h when the kernel is a one-bandwidth rbf, whose
+ * derivative is f'(r2) = m f(r2) (the engine then fuses its products);
+ * 0 otherwise. */
+int pf__kernel_exp_rate(const pf_kernel *k, double *m);
+
 /* Current base bandwidth h and the rule. */
 double pf_kernel_bandwidth(const pf_kernel *k);
+/* Checkpoints: the fitted bandwidth h as state buffer `name`. */
+struct pf_state_visitor;
+int pf_kernel_state(pf_kernel *k, const char *name,
+                    struct pf_state_visitor *v);
 pf_bw_rule pf_kernel_rule(const pf_kernel *k);
 const pf_kernel_ops *pf_kernel_ops_of(const pf_kernel *k);
 
@@ -185,6 +199,30 @@ int pf_pairwise_reserve_matrix(pf_pairwise *w);
 int pf_pair_svgd_matrix(pf_pairwise *w, const pf_kernel *k, size_t n,
                         const double *X, const double *S, const double *A,
                         const double *U, double sigma, double *phi);
+
+/* Largest distance store pf_pairwise_reserve_fit accepts (bytes). */
+#define PF_PAIR_FIT_MAX_BYTES ((size_t)1 << 29)
+
+/* Allocate what pf_pair_svgd_fit needs: the upper-triangle squared
+ * distance tiles of max_n points (about 4 max_n^2 bytes: 16 MiB at 2000,
+ * 100 MiB at 5000) and selection counts.  PF_ENOMEM (no allocation) above
+ * PF_PAIR_FIT_MAX_BYTES: callers then use pf_kernel_fit + pf_pair_svgd.
+ * Call once after create, outside hot loops; idempotent. */
+int pf_pairwise_reserve_fit(pf_pairwise *w);
+
+/* pf_pair_svgd (Y = X) with the kernel's median bandwidth refitted on the
+ * same step's squared distances: the upper-triangle r2 tiles are computed
+ * once (dot products, see above), the exact median of ALL n(n-1)/2 pairs
+ * (or the rule's variant; no PF_MEDIAN_MAX_POINTS cap) selected from them
+ * by radix selection, and the direction evaluated from the stored tiles.
+ * The bandwidth differs from pf_kernel_fit's (exact differences) only by
+ * the dot-product rounding of r2 (relative ~(d + 2) 2^-53 for typical
+ * pairs), and for n > PF_MEDIAN_MAX_POINTS by using every point.  Fixed
+ * bandwidth: plain pf_pair_svgd.  Sets k's h (not thread-safe on k).
+ * Needs pf_pairwise_reserve_fit (PF_EINVAL otherwise).  Bitwise identical
+ * for any thread count. */
+int pf_pair_svgd_fit(pf_pairwise *w, pf_kernel *k, size_t n, const double *X,
+                     const double *S, double *phi);
 
 /* Kernel gradient sum (MMD witness gradients):
  * G_i = sum_j grad_x k(x, y_j) at x = x_i (Y == NULL: Y = X, j over all

@@ -57,11 +57,13 @@ typedef enum pf_standardize {
 } pf_standardize;
 
 /* Read a CSV with a header row: `response` names the y column (NULL: the
- * last column), every other column is a predictor.  Errors (PF_EINVAL or
- * PF_EIO, message naming the file, and the line and column where it
- * applies): unreadable file, non-numeric or missing cell, unknown response
- * name, a constant predictor column (cannot be standardized), fewer than 2
- * rows. */
+ * last column), every other column is a predictor.  Errors (message
+ * naming the file, and the line and column where it applies): PF_EIO
+ * unreadable file; PF_EPARSE (from pf_csv_read, "PATH:LINE: column 'x':
+ * not a number ('abc')") non-numeric or missing cell, wrong field count;
+ * PF_EINVAL unknown response name (with a "did you mean"), a constant
+ * predictor column when standardizing (named; with PF_STD_NONE it is kept,
+ * e.g. an intercept), fewer than 2 rows. */
 int pf_regdata_read_csv(const char *path, const char *response,
                         pf_standardize std, pf_regdata **out);
 
@@ -131,8 +133,9 @@ typedef struct pf_selection {
  * `rng`, and build the selection object.  lambda/eps/tau as given (use
  * pf_lasso_defaults for the usual recipe).  sigma > 0 fixes the noise level
  * of the selected model; sigma <= 0 estimates it from the OLS residuals on
- * E.  Errors (PF_EINVAL with a message): n <= k with sigma estimated, a
- * singular X_E'X_E, non-finite data.  Nothing selected (k = 0) is not an
+ * E.  The solve uses tol 1e-10 (pf_lasso_solve) from beta = 0.  Errors
+ * (PF_EINVAL with a message): n <= k with sigma estimated, a singular
+ * X_E'X_E, non-finite data, n < p with eps = 0 (no unique solution).  Nothing selected (k = 0) is not an
  * error: *out is created with k = 0 and the caller reports an empty
  * result. */
 int pf_selection_create(size_t n, size_t p, const double *X, const double *y,
@@ -175,21 +178,49 @@ typedef struct pf_interval {
 } pf_interval;
 
 /* Selective intervals at `level` for every selected coefficient from m
- * samples O (m x k) of the selective density at the observed data.  For
- * coefficient i, t_n ~ N(0, Sigma_ii) is drawn from `rng` (one per sample);
- * the pivot at parameter value b is the self-normalized importance
- * estimate of P_b(T_i <= t_hat_i | selection), with weights from the exact
- * p-dimensional density of omega (no projection onto range(B), so it stays
- * exact for eps > 0).  Endpoints come from a bracketed root search over
- * t_hat_i -/+ bracket_sd sd_i.  out has k entries. */
+ * samples O (m x k) of the selective density at the observed data.  The
+ * pivot at parameter value b is the self-normalized importance estimate of
+ * P_b(T_i <= t_hat_i | selection) over the samples of o, with weights from
+ * the exact p-dimensional density of omega (no projection onto range(B),
+ * so it stays exact for eps > 0) and the integral over T_i done in closed
+ * form for each sample (Rao-Blackwellized: no t-draws, see
+ * postsel/intervals.c), so `rng` is not used (kept for estimators that
+ * draw; may be NULL).  Endpoints come from a bracketed root search over
+ * t_hat_i -/+ bracket_sd sd_i.  out has k entries.  Errors (PF_EINVAL):
+ * k = 0, m < 2, level outside (0, 1), a sample outside the orthant or not
+ * finite, a non-positive Sigma_ii. */
 int pf_selection_intervals(const pf_selection *s, size_t m, const double *O,
                            double level, double bracket_sd, pf_rng *rng,
                            pf_interval *out);
 
+/* The same with the reference implementation's projected k-dimensional
+ * weights exp(-|R o + r + l s|^2 / (2 tau^2)), l = R^{-T} B' v: equal to
+ * the exact ones when eps = 0, an approximation (it drops a t-dependent
+ * factor) when eps > 0, with narrower intervals.  For comparison
+ * (`postsel.weights: projected`). */
+int pf_selection_intervals_projected(const pf_selection *s, size_t m,
+                                     const double *O, double level,
+                                     double bracket_sd, pf_interval *out);
+
 /* ---- The workflow -------------------------------------------------- */
 
-/* Spec of the root `postsel` section (see postsel/workflow.c). */
+/* Spec of the root `postsel` section (see postsel/workflow.c): level,
+ * replicas, bracket_sd and the optional `simulate` subsection (coverage
+ * study).  Validation fills every section with defaults, so a config
+ * without `postsel` still gets one, marked default: use pf_postsel_given. */
 extern const pf_param pf_postsel_params[];
+
+/* 1 when the validated config has a `postsel` section the user wrote (not
+ * the one validation filled with defaults): `pflow run` and `pflow check`
+ * then take the post-selection workflow. */
+int pf_postsel_given(const pf_config *c);
+
+/* What `pflow check` runs for a postsel config: the checks the specs
+ * cannot express (data mode: a selective_lasso target section, the data
+ * read, standardized and the selection fitted, an empty selection being
+ * fine; study mode: no target section, at least one level).  Config
+ * problems are PF_ECONFIG naming file, line and key. */
+int pf_postsel_check(const pf_config *c);
 
 /* Run the post-selection workflow of a validated config that has a
  * `postsel` section: read and standardize the data (or simulate it),

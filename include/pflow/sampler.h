@@ -23,6 +23,7 @@ extern "C" {
 #define PF_SAMPLER_CHAINS 1u
 
 struct pf_h5; /* include/pflow/io.h */
+struct pf_state_visitor; /* include/pflow/checkpoint.h */
 
 typedef struct pf_sampler_ops {
   pf_plugin base;
@@ -57,6 +58,14 @@ typedef struct pf_sampler_ops {
    * learned samplers' /sample_stats/log_weight (chain, draw) and trained
    * parameters.  Called once, also after a failed or interrupted run. */
   int (*write_output)(void *state, struct pf_h5 *h);
+  /* Checkpoints (include/pflow/checkpoint.h): name every mutable buffer
+   * that a freshly created and initialized state does not already hold
+   * (optimizer moments, adapted step sizes and metrics, bandwidths, own
+   * PCG streams, counters, network weights...), so that saving after
+   * iteration N and loading into a new state continues bit for bit.  The
+   * particles are saved by the runner.  Required: tests/test_checkpoint.c
+   * checks every registered sampler (2N straight == N + save/load + N). */
+  int (*state)(void *state, struct pf_state_visitor *v);
 } pf_sampler_ops;
 
 /* Parameters every sampler accepts (n_particles, n_iter, init...). */

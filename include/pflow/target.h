@@ -16,6 +16,8 @@
 extern "C" {
 #endif
 
+struct pf_state_visitor; /* include/pflow/checkpoint.h */
+
 typedef struct pf_target_ops {
   pf_plugin base;
   /* A config section for the conformance tests and `pflow help`, as a YAML
@@ -82,6 +84,10 @@ typedef struct pf_target_ops {
    * instance has no held-out rows; NULL op when the target never has. */
   int (*heldout)(void *ctx, size_t n, const double *X, double *loglik,
                  double *accuracy);
+  /* Optional: a target with mutable state that changes what later calls
+   * return (a minibatch stream, the current minibatch) names it for
+   * checkpoints (include/pflow/checkpoint.h).  NULL: stateless. */
+  int (*state)(void *ctx, struct pf_state_visitor *v);
 } pf_target_ops;
 
 typedef struct pf_target pf_target;
@@ -133,6 +139,10 @@ const pf_domain *pf_target_domain(const pf_target *t);
  * parallelizes inside). */
 int pf_target_logp_grad_dual(pf_target *t, size_t n, const double *Eta,
                              double *X, double *logp, double *grad);
+
+/* Save or restore the target's mutable state (pf_target_ops.state); 0 and
+ * nothing visited for a stateless target. */
+int pf_target_state(pf_target *t, struct pf_state_visitor *v);
 
 #ifdef __cplusplus
 }

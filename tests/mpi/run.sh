@@ -1,0 +1,128 @@
+#!/bin/sh
+# MPI reproducibility checks (issue 10): the same seed gives bitwise
+# identical output datasets for 1, 2 and 3 ranks x OMP_NUM_THREADS 1 and 2,
+# equal to the serial build's, for sharded chains (mala), interacting
+# particles (svgd) and a mirrored sampler (msvgd); errors are agreed by all
+# ranks (no hang, one message).  Every dataset of the file is compared with
+# h5diff except /diagnostics/wall_time (root attributes such as created_at,
+# threads and ranks differ by design and are not compared).
+#
+# usage: run.sh MPI_PFLOW SERIAL_PFLOW TMPDIR
+# exit 0 all passed, 1 a check failed, 77 skipped (reason on stdout).
+set -u
+MPFLOW=$1
+SPFLOW=$2
+T=$3
+if [ ! -x "$MPFLOW" ]; then
+  echo "skip: no MPI build at $MPFLOW (make MPI=1; needs libopenmpi-dev, libhdf5-openmpi-dev)"
+  exit 77
+fi
+for tool in mpirun h5diff h5ls; do
+  command -v $tool >/dev/null 2>&1 || { echo "skip: $tool not installed"; exit 77; }
+done
+mkdir -p "$T"
+MPIRUN="mpirun --oversubscribe --allow-run-as-root --bind-to none"
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMP_WAIT_POLICY=passive
+fail=0
+
+cat > "$T/mala.yaml" <<'YAML'
+seed: 7
+target: {name: gaussian, mean: [1.0, -1.0, 0.5], cov: [[1.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.5]]}
+sampler: {name: mala, n_particles: 50, n_iter: 200, step_size: 0.5}
+diagnostics: {every: 25, metrics: [moments, energy], reference: {source: exact, n: 300}}
+output: {trajectory_every: 40}
+YAML
+cat > "$T/svgd.yaml" <<'YAML'
+seed: 3
+target: {name: gaussian, mean: [1.0, -1.0], cov: [[1.0, 0.8], [0.8, 2.0]]}
+sampler: {name: svgd, n_particles: 300, n_iter: 60, step_size: 0.05, kernel: {name: rbf, bandwidth: median_log}}
+diagnostics: {every: 20, metrics: [ksd, moments]}
+output: {trajectory_every: 20}
+YAML
+cat > "$T/msvgd.yaml" <<'YAML'
+seed: 1
+target: {name: dirichlet, preset: sparse20}
+sampler: {name: msvgd, n_particles: 200, n_iter: 40, init: dirichlet, init_concentration: 5,
+          kernel: {name: imq, bandwidth: median_ref}, optimizer: rmsprop, step_size: 0.1}
+diagnostics: {every: 10, metrics: [energy, moments], reference: {source: exact, n: 300}}
+output: {trajectory_every: 20}
+YAML
+
+# compare A B: the data of every dataset of A (but wall_time) must equal
+# B's bit for bit (h5diff without a tolerance compares exactly).  Only the
+# dataset's own block of h5diff's report counts: attributes such as the
+# dimension scales' REFERENCE_LIST hold file addresses, not data.
+compare() {
+  sets=$(h5ls -r "$1" | awk '$2 == "Dataset" {print $1}' | grep -v '/wall_time$')
+  [ -n "$sets" ] || { echo "FAIL: no datasets in $1"; return 1; }
+  for s in $sets; do
+    h5diff -r "$1" "$2" "$s" "$s" >"$T/diff.txt" 2>&1
+    verdict=$(awk '/^dataset:/ {on = 1; next} on && /differences found/ {print; exit}
+                   on && /^attribute:/ {exit}' "$T/diff.txt")
+    if [ "$verdict" != "0 differences found" ]; then
+      echo "FAIL: $s differs between $1 and $2"
+      head -8 "$T/diff.txt"
+      return 1
+    fi
+  done
+  return 0
+}
+
+for cfg in mala svgd msvgd; do
+  ref="$T/$cfg.serial.h5"
+  rm -f "$ref"
+  if ! OMP_NUM_THREADS=1 "$SPFLOW" run "$T/$cfg.yaml" output.path="$ref" >"$T/$cfg.serial.log" 2>&1; then
+    echo "FAIL: serial $cfg run"; cat "$T/$cfg.serial.log"; fail=1; continue
+  fi
+  for np in 1 2 3; do
+    for th in 1 2; do
+      out="$T/$cfg.np$np.t$th.h5"
+      rm -f "$out"
+      if ! OMP_NUM_THREADS=$th $MPIRUN -np $np "$MPFLOW" run "$T/$cfg.yaml" \
+          output.path="$out" >"$T/$cfg.np$np.t$th.log" 2>&1; then
+        echo "FAIL: $cfg with $np ranks x $th threads"; tail -5 "$T/$cfg.np$np.t$th.log"
+        fail=1; continue
+      fi
+      if compare "$ref" "$out"; then
+        echo "ok: $cfg $np ranks x $th threads = serial (bitwise)"
+      else
+        fail=1
+      fi
+    done
+  done
+done
+
+# Negative control: the comparison sees a one-seed change.
+rm -f "$T/svgd.seed4.h5"
+OMP_NUM_THREADS=1 "$SPFLOW" run "$T/svgd.yaml" seed=4 output.path="$T/svgd.seed4.h5" >/dev/null 2>&1
+if compare "$T/svgd.serial.h5" "$T/svgd.seed4.h5" >/dev/null; then
+  echo "FAIL: compare() does not see a different seed"; fail=1
+else
+  echo "ok: compare() detects a different seed"
+fi
+
+# The ranks attribute records the rank count.
+r=$(h5dump -a /ranks "$T/svgd.np3.t1.h5" 2>/dev/null | grep -c '(0): 3')
+[ "$r" = 1 ] && echo "ok: ranks attribute = 3" || { echo "FAIL: ranks attribute"; fail=1; }
+
+# Errors are agreed: a config error exits 2 on every rank with one message;
+# an existing output file is refused (exit 1) without a hang.
+OMP_NUM_THREADS=1 timeout 60 $MPIRUN -np 2 "$MPFLOW" run "$T/mala.yaml" \
+  sampler.n_particles=1 output.path="$T/err.h5" >"$T/err.log" 2>&1
+rc=$?
+n=$(grep -c 'pflow: error' "$T/err.log")
+if [ $rc = 2 ] && [ "$n" = 1 ] && grep -q 'n_particles' "$T/err.log" && [ ! -e "$T/err.h5" ]; then
+  echo "ok: config error agreed (exit 2, one message, no file)"
+else
+  echo "FAIL: config error under 2 ranks: exit $rc, $n messages"; cat "$T/err.log"; fail=1
+fi
+OMP_NUM_THREADS=1 timeout 60 $MPIRUN -np 2 "$MPFLOW" run "$T/mala.yaml" \
+  output.path="$T/mala.np2.t1.h5" >"$T/exist.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q 'exist' "$T/exist.log"; then
+  echo "ok: existing output refused on every rank (exit 1)"
+else
+  echo "FAIL: existing output under 2 ranks: exit $rc"; cat "$T/exist.log"; fail=1
+fi
+exit $fail
