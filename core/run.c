@@ -78,6 +78,10 @@ static const pf_param output_params[] = {
     {"thin", PF_P_INT, "0", "[0,1e12]",
      "keep every thin-th post-warm-up draw (0: automatic, at most 1000 draws "
      "per chain and 512 MiB of draws)", 0, NULL, NULL},
+    {"io", PF_P_STRING, "collective", "collective|gather",
+     "MPI runs with several ranks: every rank writes its own particles "
+     "(collective, parallel HDF5) or rank 0 gathers and writes everything "
+     "(gather); the files are the same", 0, NULL, NULL},
     {"compression", PF_P_INT, "0", "[0,9]",
      "gzip level for datasets (0: off; gzip writes are ~40x slower)", 0,
      NULL, NULL},
@@ -329,7 +333,8 @@ static int create_layout(run *r, const pf_node *root, long long traj_every)
     PF_TRY(pf_h5_dim(h, "trajectory", "iteration", 0, 1));
     PF_TRY(pf_h5_dim(h, "trajectory", "particle", n, 0));
     PF_TRY(pf_h5_dim(h, "trajectory", "x_dim_0", d, 0));
-    PF_TRY(pf_h5_var(h, "trajectory", "x", PF_H5_F64, 4, dims, &r->traj));
+    PF_TRY(pf_h5_var_split(h, "trajectory", "x", PF_H5_F64, 4, dims, 2,
+                           &r->traj));
   }
 
   static const char *const ddims[] = {"chain", "iteration"};
@@ -356,16 +361,18 @@ static int create_draws(run *r)
   PF_TRY(pf_h5_dim(h, "posterior", "chain", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "posterior", "draw", 0, 1));
   PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
-  PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &r->post_x));
+  PF_TRY(pf_h5_var_split(h, "posterior", "x", PF_H5_F64, 3, pdims, 0,
+                         &r->post_x));
   PF_TRY(pf_h5_attr_int(h, "posterior", "warmup", r->warmup));
   PF_TRY(pf_h5_attr_int(h, "posterior", "thin", r->thin));
   PF_TRY(pf_h5_group(h, "sample_stats"));
   PF_TRY(pf_h5_dim(h, "sample_stats", "chain", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "sample_stats", "draw", 0, 1));
-  PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &r->post_lp));
+  PF_TRY(pf_h5_var_split(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, 0,
+                         &r->post_lp));
   for (size_t k = 0; k < r->sops->n_chain_stats; k++)
-    PF_TRY(pf_h5_var(h, "sample_stats", r->sops->chain_stat_names[k],
-                     PF_H5_F64, 2, sdims, &r->post_stats[k]));
+    PF_TRY(pf_h5_var_split(h, "sample_stats", r->sops->chain_stat_names[k],
+                           PF_H5_F64, 2, sdims, 0, &r->post_stats[k]));
   return 0;
 }
 
@@ -391,18 +398,27 @@ static int sync(run *r, int stats)
 /* The whole particle set (gathered by sync() when sharded). */
 static pf_particles *all(run *r) { return r->pall ? r->pall : r->p; }
 
+/* This rank's rows of an n_all x width array of r->p for the output's
+ * split variables (pf_h5_var_split): all of r->p when sharded (it is the
+ * rank's block), else the rank's block of the replicated set. */
+static const double *io_rows(const run *r, const double *v, size_t width)
+{
+  size_t lo = 0, hi;
+  if (!r->pall) pf_comm_block(r->n_all, pf_comm_rank(), &lo, &hi);
+  return v + lo * width;
+}
+
 static int append_draw(run *r, long iter)
 {
-  const size_t n = r->n_all;
   PF_TRY(pf_h5_dim_append(r->h5, "posterior", "draw", iter));
-  PF_TRY(pf_h5_var_append(r->post_x, all(r)->x));
+  PF_TRY(pf_h5_var_append(r->post_x, io_rows(r, r->p->x, r->p->d)));
   PF_TRY(pf_h5_dim_append(r->h5, "sample_stats", "draw", iter));
-  PF_TRY(pf_h5_var_append(r->post_lp, all(r)->logp));
+  PF_TRY(pf_h5_var_append(r->post_lp, io_rows(r, r->p->logp, 1)));
   if (r->sops->n_chain_stats) {
-    if (!r->pall) PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
-    const double *st = r->pall ? r->stat_all : r->stat_buf;
+    PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
     for (size_t k = 0; k < r->sops->n_chain_stats; k++)
-      PF_TRY(pf_h5_var_append(r->post_stats[k], st + k * n));
+      PF_TRY(pf_h5_var_append(r->post_stats[k],
+                              io_rows(r, r->stat_buf + k * r->p->n, 1)));
   }
   return 0;
 }
@@ -504,13 +520,14 @@ static int write_posterior(run *r)
   PF_TRY(pf_h5_dim(h, "posterior", "chain", 1, 0));
   PF_TRY(pf_h5_dim(h, "posterior", "draw", r->n_all, 0));
   PF_TRY(pf_h5_dim(h, "posterior", "x_dim_0", r->p->d, 0));
-  PF_TRY(pf_h5_var(h, "posterior", "x", PF_H5_F64, 3, pdims, &v));
-  PF_TRY(pf_h5_var_write(v, all(r)->x));
+  PF_TRY(pf_h5_var_split(h, "posterior", "x", PF_H5_F64, 3, pdims, 1, &v));
+  PF_TRY(pf_h5_var_write(v, io_rows(r, r->p->x, r->p->d)));
   PF_TRY(pf_h5_group(h, "sample_stats"));
   PF_TRY(pf_h5_dim(h, "sample_stats", "chain", 1, 0));
   PF_TRY(pf_h5_dim(h, "sample_stats", "draw", r->n_all, 0));
-  PF_TRY(pf_h5_var(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, &v));
-  PF_TRY(pf_h5_var_write(v, all(r)->logp));
+  PF_TRY(pf_h5_var_split(h, "sample_stats", "lp", PF_H5_F64, 2, sdims, 1,
+                         &v));
+  PF_TRY(pf_h5_var_write(v, io_rows(r, r->p->logp, 1)));
   if (r->sops->write_output) PF_TRY(r->sops->write_output(r->sstate, h));
   return 0;
 }
@@ -772,7 +789,12 @@ int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
                                   &start, &elapsed0), done);
     pf_h5_set_compression(r.h5, (int)level);
   } else {
-    rc = pf_comm_agree(pf_h5_create(res->path, overwrite, &r.h5));
+    const char *io = pf_cfg_str(root, "output.io");
+    rc = pf_comm_agree(pf_h5_create_io(res->path, overwrite,
+                                       io && strcmp(io, "gather") == 0
+                                           ? PF_H5_IO_GATHER
+                                           : PF_H5_IO_COLLECTIVE,
+                                       &r.h5));
     if (rc) goto done;
     pf_h5_set_compression(r.h5, (int)level);
     rc = pf_comm_agree(create_layout(&r, root, traj_every));
@@ -804,7 +826,8 @@ int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
   PF_TRY_GOTO(rc, record_diagnostics(&r, 0, info, 0.0, res, note, sizeof note), init_end);
   if (r.traj) {
     PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", 0), init_end);
-    PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, all(&r)->x), init_end);
+    PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, io_rows(&r, r.p->x, r.p->d)),
+                init_end);
   }
   PF_TRY_GOTO(rc, pf_h5_flush(r.h5), init_end);
 init_end:
@@ -817,12 +840,14 @@ init_end:
     const int draw = r.chains && it > r.warmup && (it - r.warmup) % r.thin == 0;
     const int snap = r.traj && it % traj_every == 0;
     const int diag = it % diag_every == 0 || it == (long)n_iter;
-    if (draw || snap || (diag && r.n_metrics))
-      PF_TRY_GOTO(rc, sync(&r, draw), iter_end);
+    /* Output takes each rank's own rows (pf_h5_var_split); only the
+     * metrics need every chain. */
+    if (diag && r.n_metrics) PF_TRY_GOTO(rc, sync(&r, 0), iter_end);
     if (draw) PF_TRY_GOTO(rc, append_draw(&r, it), iter_end);
     if (snap) {
       PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), iter_end);
-      PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, all(&r)->x), iter_end);
+      PF_TRY_GOTO(rc, pf_h5_var_append(r.traj, io_rows(&r, r.p->x, r.p->d)),
+                  iter_end);
     }
     if (diag)
       PF_TRY_GOTO(rc, record_diagnostics(&r, it, info, pf_wtime() - t0, res,
@@ -879,8 +904,7 @@ loop_done:
                                                  : "failed";
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", rc ? pf_error_message() : "");
-    int wrc = r.chains ? 0 : sync(&r, 0);
-    if (wrc == 0 && !r.chains) wrc = write_posterior(&r);
+    int wrc = r.chains ? 0 : write_posterior(&r);
     if (wrc == 0 && rc) wrc = pf_h5_attr_str(r.h5, NULL, "error", msg);
     if (wrc == 0) wrc = pf_h5_attr_int(r.h5, NULL, "iterations", res->iterations);
     if (wrc == 0) wrc = pf_h5_attr_real(r.h5, NULL, "wall_time", res->seconds);

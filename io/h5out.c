@@ -42,7 +42,29 @@
  * flushes and splits per second: a stress run flushing every ~1 ms and
  * splitting every ~0.1 s lost flushed records in about 1 kill of 300.
  * Closing it needs ordered metadata writes, i.e. the SWMR-era file format
- * with its "open for writing" flag. */
+ * with its "open for writing" flag.
+ *
+ * MPI (pf_h5_create_io; the run driver's output.io): with R > 1 ranks the
+ * file is either written by rank 0 alone (gather: the other ranks' handles
+ * write nothing; a variable split across ranks, pf_h5_var_split, is
+ * gathered to rank 0 with MPI_Gatherv) or opened by every rank with the
+ * MPI-IO driver (collective).  Collective: every call here is collective,
+ * made by all ranks in the same order with the same arguments (what
+ * parallel HDF5 needs for metadata: group, attribute, dimension and
+ * variable creation, extent changes, flushes); attribute values and the
+ * created_at stamps are broadcast from rank 0 so they are identical; every
+ * write is H5FD_MPIO_COLLECTIVE: a split variable's record is written by
+ * each rank as its own hyperslab, anything else by rank 0 with the other
+ * ranks taking part with empty (H5Sselect_none) selections.  Along a split
+ * axis of n rows divisible by R a chunk holds exactly one rank's block, so
+ * every chunk has one writer; the chunk shapes depend on R, not on the
+ * backend.  Crash safety under MPI-IO: the cache still never evicts, but
+ * parallel HDF5 also writes dirty metadata at its sync points once
+ * dirty_bytes_threshold bytes accumulated (set to its maximum, 32 MiB, so
+ * in practice only H5Fflush writes it, which also calls MPI_File_sync);
+ * the residual window above is wider (rank 0 writes the metadata while
+ * the others may still be writing raw data), and the file locking is
+ * MPI-IO's, not flock.  Checkpoint/resume are single-rank (sec2). */
 #include "pflow/io.h"
 
 #include <errno.h>
@@ -96,6 +118,9 @@ struct pf_h5var {
   size_t udim;  /* index into h->dims of the unlimited dimension */
   int compressed;
   int written;
+  int split;     /* axis split across MPI ranks (pf_h5_var_split), or -1 */
+  size_t slen, width; /* rows along it; doubles per row after it */
+  double *gbuf;  /* gather backend, rank 0: the whole record */
   hsize_t cur[PF__H5_MAXDIMS];
   hsize_t start[PF__H5_MAXDIMS];
   hsize_t count[PF__H5_MAXDIMS];
@@ -111,8 +136,57 @@ struct pf_h5 {
   pf_h5var **vars;
   size_t nvars, capvars;
   int noop; /* an MPI rank other than 0: only rank 0 writes (the
-               serial_gather backend), every call here does nothing */
+               serial_gather backend), every call here does nothing but
+               track dimensions and take part in split variables' gathers */
+  int coll;   /* MPI-IO, every rank writes (collective backend) */
+  int gather; /* gather backend with more than one rank */
+  hid_t dxpl; /* collective transfer properties, or H5I_INVALID_HID */
 };
+
+/* Transfer properties of every raw-data write. */
+static hid_t xfer(const pf_h5 *h)
+{
+  return h->dxpl >= 0 ? h->dxpl : H5P_DEFAULT;
+}
+
+/* Whether this rank writes data that is not split across ranks: rank 0
+ * under MPI-IO, otherwise whoever has a file. */
+static int lead(const pf_h5 *h) { return !h->coll || pf_comm_rank() == 0; }
+
+/* Under MPI-IO: give every rank rank 0's copy of a value about to become
+ * metadata (parallel HDF5 needs identical metadata on all ranks). */
+static int bcast_str(const pf_h5 *h, const char *in, char **out)
+{
+  *out = NULL;
+  if (!h->coll) return 0;
+  unsigned long long n = strlen(in);
+  PF_TRY(pf_comm_bcast(&n, sizeof n));
+  *out = malloc((size_t)n + 1);
+  PF_CHECK(*out, PF_ENOMEM, "out of memory");
+  if (pf_comm_rank() == 0) memcpy(*out, in, (size_t)n);
+  (*out)[n] = '\0';
+  int rc = pf_comm_bcast(*out, (size_t)n);
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Write a whole dataset from the lead rank; under MPI-IO the others take
+ * part with empty selections (writes are collective). */
+static herr_t write_all(const pf_h5 *h, hid_t dset, hid_t mtype,
+                        const void *buf)
+{
+  if (lead(h)) return H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, xfer(h), buf);
+  hid_t fs = H5Dget_space(dset);
+  if (fs < 0) return -1;
+  herr_t r = H5Sselect_none(fs) >= 0
+                 ? H5Dwrite(dset, mtype, fs, fs, xfer(h), buf)
+                 : -1;
+  H5Sclose(fs);
+  return r;
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -311,11 +385,14 @@ static int put_attr_str(hid_t obj, const char *where, const char *name,
   return rc < 0 ? pf__error_push(rc, __FILE__, __LINE__, "put_attr") : 0;
 }
 
-/* ArviZ group attributes. */
-static int arviz_attrs(hid_t obj, const char *where)
+/* ArviZ group attributes (created_at: rank 0's clock under MPI-IO). */
+static int arviz_attrs(const pf_h5 *h, hid_t obj, const char *where)
 {
-  char now[40];
+  char now[40], *b = NULL;
   PF_TRY(iso8601_now(now, sizeof now));
+  PF_TRY(bcast_str(h, now, &b));
+  if (b) snprintf(now, sizeof now, "%s", b);
+  free(b);
   PF_TRY(put_attr_str(obj, where, "created_at", now));
   PF_TRY(put_attr_str(obj, where, "inference_library", "pflow"));
   PF_TRY(put_attr_str(obj, where, "inference_library_version", PF_VERSION));
@@ -343,10 +420,25 @@ static int attr_common(pf_h5 *h, const char *group, const char *name,
   PF_CHECK(h && name && *name, PF_EINVAL, "attribute: handle and name needed");
   if (h->noop) return 0;
   hid_t obj = H5I_INVALID_HID;
-  PF_TRY(open_target(h, grp(group), &obj));
-  const char *where = *grp(group) ? grp(group) : "/";
-  int rc = str ? put_attr_str(obj, where, name, *(const char *const *)buf)
-               : put_attr(obj, where, name, ftype, mtype, buf);
+  /* MPI-IO: rank 0's value everywhere (e.g. wall_time differs by rank). */
+  char *sb = NULL, val[16];
+  if (str) {
+    PF_TRY(bcast_str(h, *(const char *const *)buf, &sb));
+  } else if (h->coll) {
+    size_t n = H5Tget_size(mtype);
+    PF_CHECK(n <= sizeof val, PF_EINVAL, "attribute '%s': type size", name);
+    memcpy(val, buf, n);
+    PF_TRY(pf_comm_bcast(val, n));
+    buf = val;
+  }
+  int rc = open_target(h, grp(group), &obj);
+  if (rc == 0) {
+    const char *where = *grp(group) ? grp(group) : "/";
+    rc = str ? put_attr_str(obj, where, name,
+                            sb ? sb : *(const char *const *)buf)
+             : put_attr(obj, where, name, ftype, mtype, buf);
+  }
+  free(sb);
   h5close(&obj);
   PF_TRY(rc);
   /* A replaced attribute freed file space that the last flushed metadata
@@ -388,6 +480,7 @@ static void var_free(pf_h5var *v)
   h5close(&v->fspace);
   h5close(&v->mspace);
   h5close(&v->dset);
+  free(v->gbuf);
   free(v->path);
   free(v);
 }
@@ -406,6 +499,7 @@ static void destroy(pf_h5 *h)
   free(h->vars);
   free(h->dims);
   h5close(&h->mspace1);
+  h5close(&h->dxpl);
   h5close(&h->file);
   free(h->path);
   free(h);
@@ -413,14 +507,26 @@ static void destroy(pf_h5 *h)
 
 int pf_h5_create(const char *path, int overwrite, pf_h5 **out)
 {
+  return pf_h5_create_io(path, overwrite, PF_H5_IO_AUTO, out);
+}
+
+int pf_h5_create_io(const char *path, int overwrite, pf_h5io io,
+                    pf_h5 **out)
+{
   PF_CHECK(path && *path && out, PF_EINVAL,
            "pf_h5_create: a path and an output handle are required");
   *out = NULL;
-  if (pf_comm_rank() != 0) { /* MPI: rank 0 writes what the run gathers */
+#ifdef PF_MPI
+  const int coll = pf_comm_size() > 1 && io != PF_H5_IO_GATHER;
+#else
+  (void)io;
+  const int coll = 0;
+#endif
+  if (!coll && pf_comm_rank() != 0) { /* gather: rank 0 writes */
     pf_h5 *h = calloc(1, sizeof *h);
     PF_CHECK(h, PF_ENOMEM, "output handle");
-    h->file = h->mspace1 = H5I_INVALID_HID;
-    h->noop = 1;
+    h->file = h->mspace1 = h->dxpl = H5I_INVALID_HID;
+    h->noop = h->gather = 1;
     *out = h;
     return 0;
   }
@@ -432,7 +538,9 @@ int pf_h5_create(const char *path, int overwrite, pf_h5 **out)
   hid_t root = H5I_INVALID_HID;
   pf_h5 *h = calloc(1, sizeof *h);
   PF_CHECK(h, PF_ENOMEM, "out of memory");
-  h->file = h->mspace1 = H5I_INVALID_HID;
+  h->file = h->mspace1 = h->dxpl = H5I_INVALID_HID;
+  h->coll = coll;
+  h->gather = !coll && pf_comm_size() > 1;
   h->path = dupstr(path);
   PF_CHECK_GOTO(rc, h->path, PF_ENOMEM, fail, "out of memory");
 
@@ -456,6 +564,22 @@ int pf_h5_create(const char *path, int overwrite, pf_h5 **out)
   mdc.incr_mode = H5C_incr__off;
   mdc.flash_incr_mode = H5C_flash_incr__off;
   mdc.decr_mode = H5C_decr__off;
+#ifdef PF_MPI
+  if (coll) {
+    /* Parallel caches also write dirty metadata at sync points past this
+     * many dirty bytes: the maximum, so flushes do it (see the top). */
+    mdc.dirty_bytes_threshold = 32 << 20;
+    h->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    PF_CHECK_GOTO(rc,
+                  h->dxpl >= 0 &&
+                      H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE) >= 0 &&
+                      H5Pset_fapl_mpio(fapl, pf_comm_mpi(), MPI_INFO_NULL) >=
+                          0 &&
+                      H5Pset_all_coll_metadata_ops(fapl, 1) >= 0 &&
+                      H5Pset_coll_metadata_write(fapl, 1) >= 0,
+                  PF_EHDF5, fail, "MPI-IO file access: %s", pf__h5_errdesc());
+  }
+#endif
   PF_CHECK_GOTO(rc, H5Pset_mdc_config(fapl, &mdc) >= 0, PF_EHDF5, fail,
                 "H5Pset_mdc_config: %s", pf__h5_errdesc());
   /* Keep HDF5's lock against a second writer, but do not fail on file
@@ -490,7 +614,7 @@ int pf_h5_create(const char *path, int overwrite, pf_h5 **out)
                 path, pf__h5_errdesc());
   /* The root also gets the provenance attributes so even a file killed
    * before the caller wrote any is self-describing. */
-  PF_TRY_GOTO(rc, arviz_attrs(root, "/"), fail);
+  PF_TRY_GOTO(rc, arviz_attrs(h, root, "/"), fail);
   h5close(&root);
   /* From here on the file on disk is a valid (empty) pflow file. */
   PF_TRY_GOTO(rc, flush(h), fail);
@@ -538,7 +662,7 @@ static int make_groups(pf_h5 *h, const char *g, int *created)
       H5Pclose(gcpl);
       PF_CHECK(gid >= 0, PF_EHDF5, "cannot create group '%s' in '%s': %s",
                path, h->path, pf__h5_errdesc());
-      int rc = arviz_attrs(gid, path);
+      int rc = arviz_attrs(h, gid, path);
       H5Gclose(gid);
       PF_TRY(rc);
       *created = 1;
@@ -582,7 +706,7 @@ static pf__h5dim *find_dim(pf_h5 *h, const char *g, const char *name)
 /* Chunk shape.  u: unlimited axis or -1; len: current lengths (u's
  * ignored).  Sets *z when the variable is to be deflated. */
 static void plan_chunks(int nd, const hsize_t *len, int u, size_t esize,
-                        int level, hsize_t *chunk, int *z)
+                        int level, hsize_t *chunk, int *z, int sax, int R)
 {
   hsize_t bytes = esize;
   for (int i = 0; i < nd; i++) {
@@ -590,6 +714,14 @@ static void plan_chunks(int nd, const hsize_t *len, int u, size_t esize,
     bytes *= chunk[i];
   }
   *z = level > 0 && bytes > 0 && (u < 0 || bytes >= PF__H5_ZMIN_RECORD);
+  /* Split across R ranks in equal blocks: one block per chunk, so each
+   * chunk has one writer. */
+  if (sax >= 0 && sax != u && R > 1 && len[sax] % (hsize_t)R == 0 &&
+      len[sax] > 0) {
+    bytes = bytes / chunk[sax];
+    chunk[sax] = len[sax] / (hsize_t)R;
+    bytes *= chunk[sax];
+  }
   /* Split a huge record (or a compressed fixed variable) along its largest
    * axes; otherwise the chunk is the whole record. */
   int split = u >= 0 ? bytes > PF__H5_SPLIT_ABOVE : *z;
@@ -626,13 +758,26 @@ int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
               int unlimited)
 {
   PF_CHECK(h, PF_EINVAL, "pf_h5_dim: NULL handle");
-  if (h->noop) return 0;
   PF_CHECK(valid_name(name), PF_EINVAL, "invalid dimension name '%s'",
            name ? name : "(null)");
   const char *g = grp(group);
   PF_CHECK(!find_dim(h, g, name), PF_EINVAL,
            "dimension '%s' is already defined in group '%s'", name,
            *g ? g : "/");
+  if (h->noop) { /* no file: only the lengths, for split variables */
+    PF_TRY(grow((void **)&h->dims, &h->capdims, h->ndims + 1,
+                sizeof *h->dims));
+    pf__h5dim nd = {dupstr(g), dupstr(name), H5I_INVALID_HID,
+                    H5I_INVALID_HID, (int)h->ndims, unlimited != 0,
+                    unlimited ? 0 : (hsize_t)len};
+    if (!nd.group || !nd.name) {
+      free(nd.group);
+      free(nd.name);
+      PF_RAISE(PF_ENOMEM, "out of memory");
+    }
+    h->dims[h->ndims++] = nd;
+    return 0;
+  }
   char path[1024];
   PF_TRY(joinpath(path, sizeof path, g, name));
   int created = 0;
@@ -660,7 +805,7 @@ int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
   if (unlimited) {
     hsize_t chunk;
     int z;
-    plan_chunks(1, &cur, 0, sizeof(int64_t), 0, &chunk, &z);
+    plan_chunks(1, &cur, 0, sizeof(int64_t), 0, &chunk, &z, -1, 1);
     PF_CHECK_GOTO(rc, H5Pset_chunk(dcpl, 1, &chunk) >= 0, PF_EHDF5, fail,
                   "dimension '%s': chunking: %s", path, pf__h5_errdesc());
   }
@@ -673,9 +818,7 @@ int pf_h5_dim(pf_h5 *h, const char *group, const char *name, size_t len,
     vals = malloc(len * sizeof *vals);
     PF_CHECK_GOTO(rc, vals, PF_ENOMEM, fail, "out of memory");
     for (size_t i = 0; i < len; i++) vals[i] = (long long)i;
-    PF_CHECK_GOTO(rc,
-                  H5Dwrite(d.dset, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL,
-                           H5P_DEFAULT, vals) >= 0,
+    PF_CHECK_GOTO(rc, write_all(h, d.dset, H5T_NATIVE_LLONG, vals) >= 0,
                   PF_EHDF5, fail, "writing coordinate '%s': %s", path,
                   pf__h5_errdesc());
   }
@@ -716,21 +859,27 @@ int pf_h5_dim_append(pf_h5 *h, const char *group, const char *name,
                      long long coord)
 {
   PF_CHECK(h && name, PF_EINVAL, "pf_h5_dim_append: NULL argument");
-  if (h->noop) return 0;
   const char *g = grp(group);
   pf__h5dim *d = find_dim(h, g, name);
   PF_CHECK(d, PF_ENOTFOUND, "no dimension '%s' in group '%s' of '%s'", name,
-           *g ? g : "/", h->path);
+           *g ? g : "/", h->path ? h->path : "(rank 0's file)");
+  if (h->noop) {
+    d->len++;
+    return 0;
+  }
   PF_CHECK(d->unlimited, PF_EINVAL,
            "dimension '%s' in '%s' is fixed; only unlimited ones grow", name,
            *g ? g : "/");
   hsize_t n = d->len + 1, max = H5S_UNLIMITED, start = d->len, one = 1;
+  const int w = lead(h); /* MPI-IO: rank 0 writes, the others select none */
   PF_CHECK(H5Dset_extent(d->dset, &n) >= 0 &&
                H5Sset_extent_simple(d->fspace, 1, &n, &max) >= 0 &&
-               H5Sselect_hyperslab(d->fspace, H5S_SELECT_SET, &start, NULL,
-                                   &one, NULL) >= 0 &&
+               (w ? H5Sselect_hyperslab(d->fspace, H5S_SELECT_SET, &start,
+                                        NULL, &one, NULL)
+                  : H5Sselect_none(d->fspace)) >= 0 &&
+               (w ? 0 : H5Sselect_none(h->mspace1)) >= 0 &&
                H5Dwrite(d->dset, H5T_NATIVE_LLONG, h->mspace1, d->fspace,
-                        H5P_DEFAULT, &coord) >= 0,
+                        xfer(h), &coord) >= 0,
            PF_EHDF5, "appending to dimension '%s' in '%s': %s", name, h->path,
            pf__h5_errdesc());
   d->len = n;
@@ -757,18 +906,15 @@ static hid_t mem_type(pf_h5type t)
 int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
               int ndims, const char *const *dims, pf_h5var **out)
 {
+  return pf_h5_var_split(h, group, name, type, ndims, dims, -1, out);
+}
+
+int pf_h5_var_split(pf_h5 *h, const char *group, const char *name,
+                    pf_h5type type, int ndims, const char *const *dims,
+                    int split, pf_h5var **out)
+{
   PF_CHECK(h && out, PF_EINVAL, "pf_h5_var: NULL argument");
   *out = NULL;
-  if (h->noop) { /* a handle that writes nothing, freed with h */
-    PF_TRY(grow((void **)&h->vars, &h->capvars, h->nvars + 1,
-                sizeof *h->vars));
-    pf_h5var *nv = calloc(1, sizeof *nv);
-    PF_CHECK(nv, PF_ENOMEM, "variable handle");
-    nv->h = h;
-    nv->dset = nv->mspace = nv->fspace = H5I_INVALID_HID;
-    h->vars[h->nvars++] = *out = nv;
-    return 0;
-  }
   PF_CHECK(valid_name(name), PF_EINVAL, "invalid variable name '%s'",
            name ? name : "(null)");
   PF_CHECK(type == PF_H5_F64 || type == PF_H5_I64 || type == PF_H5_I8,
@@ -803,6 +949,36 @@ int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
       uaxis = i;
     }
   }
+  /* The split axis: rank r holds rows pf_comm_block(len, r); the axes
+   * before it have length 1 (or grow), so the blocks concatenate. */
+  size_t slen = 0, width = 1, slo = 0, shi = 0;
+  if (split >= 0) {
+    PF_CHECK(split < ndims && !dd[split]->unlimited && type == PF_H5_F64,
+             PF_EINVAL, "variable '%s': axis %d cannot be split across "
+             "ranks (a fixed axis of a float64 variable)", path, split);
+    for (int i = 0; i < split; i++)
+      PF_CHECK(dd[i]->unlimited || dd[i]->len == 1, PF_EINVAL,
+               "variable '%s': axis '%s' before the split axis is not of "
+               "length 1", path, dims[i]);
+    slen = (size_t)dd[split]->len;
+    for (int i = split + 1; i < ndims; i++)
+      if (!dd[i]->unlimited) width *= (size_t)dd[i]->len;
+    pf_comm_block(slen, pf_comm_rank(), &slo, &shi);
+  } else {
+    split = -1;
+  }
+  if (h->noop) { /* writes nothing; takes part in split gathers */
+    pf_h5var *nv = calloc(1, sizeof *nv);
+    PF_CHECK(nv, PF_ENOMEM, "variable handle");
+    nv->h = h;
+    nv->dset = nv->mspace = nv->fspace = H5I_INVALID_HID;
+    nv->uaxis = uaxis;
+    nv->split = split;
+    nv->slen = slen;
+    nv->width = width;
+    h->vars[h->nvars++] = *out = nv;
+    return 0;
+  }
   int created = 0;
   if (*g) PF_TRY(make_groups(h, g, &created));
   htri_t ex = H5Lexists(h->file, path, H5P_DEFAULT);
@@ -819,6 +995,9 @@ int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
   v->mtype = mem_type(type);
   v->ndims = ndims;
   v->uaxis = uaxis;
+  v->split = split;
+  v->slen = slen;
+  v->width = width;
   v->path = dupstr(path);
   PF_CHECK_GOTO(rc, v->path, PF_ENOMEM, fail, "out of memory");
   for (int i = 0; i < ndims; i++) {
@@ -840,7 +1019,8 @@ int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
   int z = 0;
   if (ndims > 0) {
     size_t esize = H5Tget_size(v->mtype);
-    plan_chunks(ndims, v->cur, uaxis, esize, h->level, chunk, &z);
+    plan_chunks(ndims, v->cur, uaxis, esize, h->level, chunk, &z, split,
+                pf_comm_size());
     if (uaxis >= 0 || z)
       PF_CHECK_GOTO(rc, H5Pset_chunk(dcpl, ndims, chunk) >= 0, PF_EHDF5, fail,
                     "variable '%s': chunking: %s", path, pf__h5_errdesc());
@@ -886,14 +1066,24 @@ int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
                   "variable '%s': _Netcdf4Coordinates: %s", path,
                   pf__h5_errdesc());
   }
-  if (uaxis >= 0) {
+  if (h->gather && split >= 0) {
+    v->gbuf = malloc((slen ? slen : 1) * width * sizeof(double));
+    PF_CHECK_GOTO(rc, v->gbuf, PF_ENOMEM, fail, "variable '%s': gather "
+                  "buffer", path);
+  }
+  if (uaxis >= 0 || split >= 0) {
     /* Record memory layout: the variable's axes with the unlimited one of
-     * length 1, which is C-contiguous (chain, rest...) as documented. */
+     * length 1, which is C-contiguous (chain, rest...) as documented;
+     * under MPI-IO only this rank's rows of a split axis. */
     hsize_t rec[PF__H5_MAXDIMS];
     for (int i = 0; i < ndims; i++) {
       rec[i] = i == uaxis ? 1 : v->cur[i];
-      v->count[i] = rec[i];
       v->start[i] = 0;
+      if (i == split && h->coll) {
+        rec[i] = shi - slo;
+        v->start[i] = slo;
+      }
+      v->count[i] = rec[i];
     }
     v->mspace = H5Screate_simple(ndims, rec, NULL);
     v->fspace = H5Scopy(space);
@@ -918,17 +1108,44 @@ fail:
   return rc;
 }
 
+/* Gather backend: a split variable's blocks to rank 0 (collective). */
+static int gathered(pf_h5var *v, const void **data)
+{
+  if (v->split < 0 || !v->h->gather) return 0;
+  PF_TRY(pf_comm_gather_rows(*data, v->slen, v->width, v->gbuf, 0));
+  *data = v->gbuf;
+  return 0;
+}
+
+/* Select this rank's part of a split record (start/count set), or nothing
+ * (an empty block, or data rank 0 writes alone under MPI-IO). */
+static herr_t select_part(pf_h5var *v)
+{
+  const int none = v->split >= 0 ? v->h->coll && v->count[v->split] == 0
+                                 : !lead(v->h);
+  if (none)
+    return H5Sselect_none(v->fspace) < 0 ? -1 : H5Sselect_none(v->mspace);
+  return H5Sselect_hyperslab(v->fspace, H5S_SELECT_SET, v->start, NULL,
+                             v->count, NULL);
+}
+
 int pf_h5_var_write(pf_h5var *v, const void *data)
 {
   PF_CHECK(v && data, PF_EINVAL, "pf_h5_var_write: NULL argument");
+  PF_TRY(gathered(v, &data));
   if (v->h->noop) return 0;
   PF_CHECK(v->uaxis < 0, PF_EINVAL,
            "variable '%s' grows along an unlimited dimension: use "
            "pf_h5_var_append",
            v->path);
-  PF_CHECK(H5Dwrite(v->dset, v->mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >=
-               0,
-           PF_EHDF5, "writing variable '%s' in '%s': %s", v->path,
+  herr_t w;
+  if (v->split >= 0 && v->h->coll)
+    w = select_part(v) < 0 ? -1
+                           : H5Dwrite(v->dset, v->mtype, v->mspace, v->fspace,
+                                      xfer(v->h), data);
+  else
+    w = write_all(v->h, v->dset, v->mtype, data);
+  PF_CHECK(w >= 0, PF_EHDF5, "writing variable '%s' in '%s': %s", v->path,
            v->h->path, pf__h5_errdesc());
   /* Rewritten compressed chunks change size and free their old space. */
   if (v->compressed && v->written) PF_TRY(flush(v->h));
@@ -939,6 +1156,7 @@ int pf_h5_var_write(pf_h5var *v, const void *data)
 int pf_h5_var_append(pf_h5var *v, const void *data)
 {
   PF_CHECK(v && data, PF_EINVAL, "pf_h5_var_append: NULL argument");
+  PF_TRY(gathered(v, &data));
   if (v->h->noop) return 0;
   PF_CHECK(v->uaxis >= 0, PF_EINVAL,
            "variable '%s' has no unlimited dimension: use pf_h5_var_write",
@@ -959,9 +1177,8 @@ int pf_h5_var_append(pf_h5var *v, const void *data)
              v->h->path, pf__h5_errdesc());
   }
   v->start[u] = d->len - 1;
-  PF_CHECK(H5Sselect_hyperslab(v->fspace, H5S_SELECT_SET, v->start, NULL,
-                               v->count, NULL) >= 0 &&
-               H5Dwrite(v->dset, v->mtype, v->mspace, v->fspace, H5P_DEFAULT,
+  PF_CHECK(select_part(v) >= 0 &&
+               H5Dwrite(v->dset, v->mtype, v->mspace, v->fspace, xfer(v->h),
                         data) >= 0,
            PF_EHDF5, "appending to variable '%s' in '%s': %s", v->path,
            v->h->path, pf__h5_errdesc());
@@ -1102,7 +1319,7 @@ int pf_h5_open_append(const char *path, const char *const *keep,
   pf__h5scan s = {NULL, 0, NULL, 0, keep};
   pf_h5 *h = calloc(1, sizeof *h);
   PF_CHECK(h, PF_ENOMEM, "out of memory");
-  h->file = h->mspace1 = H5I_INVALID_HID;
+  h->file = h->mspace1 = h->dxpl = H5I_INVALID_HID;
   s.h = h;
   h->path = dupstr(path);
   PF_CHECK_GOTO(rc, h->path, PF_ENOMEM, fail, "out of memory");
@@ -1211,6 +1428,7 @@ int pf_h5_var_open(pf_h5 *h, const char *group, const char *name,
   v->h = h;
   v->dset = v->mspace = v->fspace = H5I_INVALID_HID;
   v->uaxis = -1;
+  v->split = -1;
   v->path = dupstr(path);
   PF_CHECK_GOTO(rc, v->path, PF_ENOMEM, fail, "out of memory");
   htri_t ex = H5Lexists(h->file, path, H5P_DEFAULT);

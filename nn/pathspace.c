@@ -450,6 +450,7 @@ void pf__ps_destroy(pf__ps *s)
   pf_mlp_destroy(s->coef);
   pf_adam_destroy(s->adam);
   free(s->times);
+  free(s->clip_ms);
   free(s->theta);
   free(s->ema);
   free(s->grad);
@@ -570,7 +571,12 @@ int pf__ps_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
   }
   PF_TRY_GOTO(rc, pf_cfg_bool(cfg, "score", &s->use_score), fail);
   PF_TRY_GOTO(rc, pf_cfg_real(cfg, "score_init", &s->score_init), fail);
-  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "clip", &s->clip), fail);
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "clip", &s->clip0), fail);
+  s->clip = s->clip0;
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "clip_gamma", &s->clip_gamma), fail);
+  PF_TRY_GOTO(rc, pf_cfg_real(cfg, "max_loss", &s->max_loss0), fail);
+  PF_TRY_GOTO(rc, pf_cfg_reals(cfg, "clip_milestones", &s->clip_ms,
+                               &s->n_clip_ms), fail);
   PF_TRY_GOTO(rc, pf_cfg_real(cfg, "hvp_delta", &s->hvp_delta), fail);
   PF_TRY_GOTO(rc, pf_cfg_real(cfg, "lr", &s->lr), fail);
   s->lr_final = s->lr;
@@ -654,6 +660,8 @@ int pf__ps_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
     PF_CHECK_GOTO(rc, s->rng_train, PF_ENOMEM, fail, "allocating streams");
   } else {
     PF_TRY_GOTO(rc, load_theta(cfg, s), fail);
+    /* a loaded network samples with the clip of a completed schedule */
+    for (size_t j = 0; j < s->n_clip_ms; j++) s->clip *= s->clip_gamma;
   }
   s->last.loss = s->last.log_z_lb = s->last.log_z_is = s->last.ess = NAN;
   s->last.dropped = NAN;
@@ -751,17 +759,38 @@ static int grad_finite(const double *g, size_t n)
   return 1;
 }
 
+/* The reference's MultiStepParams (sde_sampler conf/utils/scheduler.yaml):
+ * after each milestone (counted in optimizer steps taken, as its scheduler
+ * only steps with the optimizer) the clip grows by clip_gamma and the
+ * skip threshold on the loss shrinks by 1e-4.  A function of n_updates, so
+ * checkpoints need no extra state. */
+static double clip_schedule(pf__ps *s, double *max_loss)
+{
+  double c = s->clip0, ml = s->max_loss0;
+  for (size_t j = 0; j < s->n_clip_ms; j++)
+    if ((double)s->n_updates >= s->clip_ms[j]) {
+      c *= s->clip_gamma;
+      ml *= 1e-4;
+    }
+  *max_loss = ml;
+  return c;
+}
+
 int pf__ps_step(void *state, long iter, pf_particles *p, double *info)
 {
   pf__ps *s = state;
   const double *theta_s = s->theta;
   if (s->train) {
+    double max_loss;
+    s->clip = clip_schedule(s, &max_loss);
     s->last_lr = pf_lr_schedule(s->lr, s->lr_final, s->lr_every, iter - 1,
                                 s->n_iter);
     PF_TRY(pf__ps_rollout(s, s->theta, s->B, s->rng_train, 0));
     pf__ps_batch_stats(s, s->B, &s->last);
     PF_TRY(pf__ps_gradient(s, s->theta, s->B, s->grad));
-    if (s->B - (size_t)s->last.dropped >= 2 && grad_finite(s->grad, s->np)) {
+    /* the reference compares the loss scaled by 1/d (scale_loss) */
+    if (s->B - (size_t)s->last.dropped >= 2 && grad_finite(s->grad, s->np) &&
+        fabs(s->last.loss) / (double)s->d <= max_loss) {
       s->last_grad_norm = pf_grad_clip(s->np, s->grad, s->grad_clip);
       pf_adam_step(s->adam, s->theta, s->grad, s->last_lr);
       s->n_updates++;

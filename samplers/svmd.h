@@ -64,6 +64,23 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
  * agrees to rounding. */
 void pf__svmd_set_subset(pf__svmd *w, int on);
 
+/* The eigensolver: PF__SVMD_AUTO (default) uses block Krylov for the
+ * leading eigenpairs when tau < 1 and n >= PF__SVMD_KRYLOV_MIN_N, falling
+ * back to the dense path when it cannot certify them (r > ~n/4, ...);
+ * PF__SVMD_DENSE always uses the dense path (tests compare the two). */
+#define PF__SVMD_AUTO 0
+#define PF__SVMD_DENSE 1
+#define PF__SVMD_KRYLOV_MIN_N 128
+#define PF__SVMD_KRYLOV_BLOCK 8
+#define PF__SVMD_KRYLOV_TOL 1e-10
+void pf__svmd_set_method(pf__svmd *w, int method);
+/* 1 when the last direction used the Krylov path (*basis: its final basis
+ * size), 0 for the dense path. */
+int pf__svmd_last_krylov(const pf__svmd *w, size_t *basis);
+/* Tests: the last call's r kept eigenvectors (*ut: r rows of n, workspace
+ * memory valid until the next call) and eigenvalues (*lr), ascending. */
+void pf__svmd_kept(const pf__svmd *w, const double **ut, const double **lr);
+
 /* OpenBLAS thread count pinned to 1 for a section (returns the old count
  * for pf__blas_serial_end). */
 int pf__blas_serial_begin(void);

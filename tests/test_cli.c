@@ -115,7 +115,9 @@ static int killed_runs_leave_valid_files(void)
   const char *T = pf_test_tmpdir(), *P = pf_test_pflow();
   static const char *const args =
       "sampler.n_particles=20000 sampler.n_iter=100000000 "
-      "output.trajectory_every=5 output.flush_every=10 diagnostics.every=5";
+      "output.trajectory_every=5 output.flush_every=10 diagnostics.every=5 "
+      /* SIGTERM's checkpoint-and-exit-75 path: tests/test_checkpoint.c */
+      "output.checkpoint_signals=false";
   for (int k = 0; k < 3; k++) {
     int rc = pf_test_sh(
         "%s run configs/quickstart.yaml %s output.path=%s/kill%d.h5 "

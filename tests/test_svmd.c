@@ -6,6 +6,7 @@
  * Dirichlet run reaching a low energy distance. */
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -436,11 +437,147 @@ static int subset_eigenvectors(void)
   return 0;
 }
 
+/* The block Krylov eigensolver (n >= PF__SVMD_KRYLOV_MIN_N, tau < 1)
+ * against the dense path on three particle sets in 2-D (IMQ, fixed
+ * bandwidth 0.3, metrics H = I + a a^T, tau = 0.998): uniform random
+ * points; the 17 x 17 square grid, whose symmetry (the square's group has
+ * 2-dimensional representations) makes many Gram eigenvalues double, the
+ * case a single-vector Lanczos misses; the same grid moved by 1e-7
+ * (near-degenerate pairs).  Required: the Krylov path was taken, the same
+ * r, eigenvalues within 1e-12 lambda_max, each dense kept eigenvector
+ * inside the Krylov subspace to 1e-8 (distance to its projection), and the
+ * direction equal to 1e-9 relative (the stopping tolerance is residual
+ * <= 1e-10 lambda_max; these errors scale with it, measured 1e-10 to
+ * 1e-13).  Also bitwise equal for 1 and 2 threads. */
+static void krylov_points(int kind, size_t n, double *X)
+{
+  unsigned long long st = 777;
+  for (size_t i = 0; i < n; i++) {
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double u = (double)(st >> 11) / 9007199254740992.0 - 0.5;
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double v = (double)(st >> 11) / 9007199254740992.0 - 0.5;
+    if (kind == 0) {
+      X[2 * i] = u;
+      X[2 * i + 1] = v;
+    } else {
+      X[2 * i] = -0.5 + (double)(i % 17) / 16.0 + (kind == 2 ? 1e-7 * u : 0);
+      X[2 * i + 1] = -0.5 + (double)(i / 17) / 16.0 + (kind == 2 ? 1e-7 * v : 0);
+    }
+  }
+}
+
+static int krylov_vs_dense(void)
+{
+  enum { n = 289, d = 2 };
+  const double tau = 0.998;
+  double *X = malloc(n * d * sizeof(double)), *S = malloc(n * d * sizeof(double)),
+         *H = malloc(n * d * d * sizeof(double)),
+         *Hi = malloc(n * d * d * sizeof(double)),
+         *g0 = malloc(n * d * sizeof(double)), *g1 = malloc(n * d * sizeof(double)),
+         *g2 = malloc(n * d * sizeof(double)),
+         *Ud = malloc(n * n * sizeof(double)), *ld = malloc(n * sizeof(double));
+  PF_T_ASSERT(X && S && H && Hi && g0 && g1 && g2 && Ud && ld, "out of memory");
+  const int nthr = omp_get_max_threads();
+  for (int kind = 0; kind < 3; kind++) {
+    krylov_points(kind, n, X);
+    for (size_t i = 0; i < n * d; i++) S[i] = sin(2.3 * (double)i) - X[i];
+    for (size_t i = 0; i < n; i++) {
+      const double a0 = 0.3 * X[i * d], a1 = 0.5 * X[i * d + 1];
+      double *h = H + i * d * d, *hi = Hi + i * d * d;
+      h[0] = 1 + a0 * a0;
+      h[1] = h[2] = a0 * a1;
+      h[3] = 1 + a1 * a1;
+      const double det = h[0] * h[3] - h[1] * h[2];
+      hi[0] = h[3] / det;
+      hi[1] = hi[2] = -h[1] / det;
+      hi[3] = h[0] / det;
+    }
+    pf_kernel *k;
+    pf__svmd *w, *w2;
+    PF_T_OK(pf_kernel_create_ops(&pf_kernel_imq, NULL, PF_BW_FIXED, 0.3, NULL,
+                                 0, n, &k));
+    PF_T_OK(pf_kernel_fit(k, n, d, X));
+    omp_set_num_threads(1);
+    PF_T_OK(pf__svmd_create(n, d, &w));
+    omp_set_num_threads(2);
+    PF_T_OK(pf__svmd_create(n, d, &w2));
+    omp_set_num_threads(nthr);
+    size_t r0 = 0, r1 = 0, r2 = 0, m = 0;
+    const double *ut, *lr;
+    pf__svmd_set_method(w, PF__SVMD_DENSE);
+    PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, tau, g0, &r0));
+    PF_T_ASSERT(!pf__svmd_last_krylov(w, NULL), "forced dense path");
+    pf__svmd_kept(w, &ut, &lr);
+    memcpy(Ud, ut, r0 * n * sizeof(double));
+    memcpy(ld, lr, r0 * sizeof(double));
+    size_t doubles = 0;
+    for (size_t j = 0; j + 1 < r0; j++)
+      if (ld[j + 1] - ld[j] <= 1e-10 * ld[r0 - 1]) doubles++;
+    pf__svmd_set_method(w, PF__SVMD_AUTO);
+    PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, tau, g1, &r1));
+    PF_T_ASSERT(pf__svmd_last_krylov(w, &m), "set %d: the Krylov path was "
+                "not taken (r = %zu)", kind, r1);
+    PF_T_ASSERT(r0 == r1, "set %d: r = %zu (dense) vs %zu (Krylov)", kind, r0,
+                r1);
+    PF_T_ASSERT(kind == 0 || doubles >= 5, "set %d: the grid should give "
+                "repeated eigenvalues (found %zu pairs)", kind, doubles);
+    pf__svmd_kept(w, &ut, &lr);
+    double el = 0, es = 0;
+    for (size_t j = 0; j < r0; j++) {
+      el = fmax(el, fabs(lr[j] - ld[j]));
+      /* |u - P u| for the dense vector u, P the Krylov projector. */
+      double res2 = 0.0;
+      const double *u = Ud + j * n;
+      double *c = g2; /* r0 <= n * d coefficients */
+      for (size_t a = 0; a < r0; a++) {
+        c[a] = 0.0;
+        for (size_t t = 0; t < n; t++) c[a] += ut[a * n + t] * u[t];
+      }
+      for (size_t t = 0; t < n; t++) {
+        double v = u[t];
+        for (size_t a = 0; a < r0; a++) v -= c[a] * ut[a * n + t];
+        res2 += v * v;
+      }
+      es = fmax(es, sqrt(res2));
+    }
+    PF_T_ASSERT(el <= 1e-12 * ld[r0 - 1], "set %d: eigenvalues differ by "
+                "%.3g (lambda_max %.3g)", kind, el, ld[r0 - 1]);
+    PF_T_ASSERT(es <= 1e-8, "set %d: a dense eigenvector is %.3g away from "
+                "the Krylov subspace", kind, es);
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n * d; i++) {
+      err = fmax(err, fabs(g0[i] - g1[i]));
+      scale = fmax(scale, fabs(g0[i]));
+    }
+    PF_T_ASSERT(err <= 1e-9 * scale, "set %d (r = %zu, basis %zu): direction "
+                "differs by %.3g (scale %.3g)", kind, r0, m, err, scale);
+    PF_T_OK(pf__svmd_direction(w2, k, X, S, H, Hi, 1e-5, tau, g2, &r2));
+    PF_T_ASSERT(pf__svmd_last_krylov(w2, NULL) && r2 == r1 &&
+                    memcmp(g1, g2, n * d * sizeof(double)) == 0,
+                "set %d: 1 and 2 threads differ", kind);
+    pf__svmd_destroy(&w);
+    pf__svmd_destroy(&w2);
+    pf_kernel_destroy(&k);
+  }
+  free(X);
+  free(S);
+  free(H);
+  free(Hi);
+  free(g0);
+  free(g1);
+  free(g2);
+  free(Ud);
+  free(ld);
+  return 0;
+}
+
 const pf_test_case pf_tests_svmd[] = {
     {"identity_a_svgd", identity_a_svgd},
     {"identity_b_one_particle", identity_b_one_particle},
     {"engine_vs_naive_simplex", engine_vs_naive_simplex},
     {"subset_eigenvectors", subset_eigenvectors},
+    {"krylov_vs_dense", krylov_vs_dense},
     {"sparse_dirichlet_short", sparse_dirichlet_short},
     {"needs_mirror_map", needs_mirror_map},
     {NULL, NULL}};

@@ -35,6 +35,26 @@ typedef enum pf_h5type { PF_H5_F64, PF_H5_I64, PF_H5_I8 } pf_h5type;
  * PF_E* with HDF5's reason in pf_error_message()). */
 int pf_h5_create(const char *path, int overwrite, pf_h5 **out);
 
+/* Output backends of an MPI run (include/pflow/comm.h) with R > 1 ranks.
+ * GATHER: rank 0 alone has the file; on the other ranks every call does
+ * nothing except the gathers of split variables.  COLLECTIVE: every rank
+ * opens the file with the MPI-IO driver and writes its own rows of split
+ * variables (the rest by rank 0), all writes collective.  AUTO: collective.
+ * With one rank (or the serial build) all three are the plain file.  The
+ * files are the same either way (data, layout and chunk shapes). */
+typedef enum pf_h5io {
+  PF_H5_IO_AUTO,
+  PF_H5_IO_GATHER,
+  PF_H5_IO_COLLECTIVE
+} pf_h5io;
+
+/* pf_h5_create with a backend.  Collective over the ranks (with
+ * COLLECTIVE, so is every later call on the handle: all ranks make the
+ * same calls in the same order with the same arguments; attribute values
+ * are taken from rank 0). */
+int pf_h5_create_io(const char *path, int overwrite, pf_h5io io,
+                    pf_h5 **out);
+
 /* gzip level (0 = off, the default) for variables created afterwards:
  * shuffle + deflate.  Applies to fixed-size variables and to record
  * variables whose record is at least 4 KiB; those are chunked one record per
@@ -75,6 +95,16 @@ int pf_h5_dim_append(pf_h5 *h, const char *group, const char *name,
  * long_name) can be set with pf_h5_attr_* on "group/name". */
 int pf_h5_var(pf_h5 *h, const char *group, const char *name, pf_h5type type,
               int ndims, const char *const *dims, pf_h5var **out);
+
+/* pf_h5_var for a variable whose axis `split` (a fixed dimension; the
+ * axes before it of length 1 or unlimited; float64) is split across MPI
+ * ranks: rank r holds rows pf_comm_block(len, r, ...) of it, and
+ * pf_h5_var_write / pf_h5_var_append take only those rows (C-contiguous,
+ * the other axes whole).  With one rank it is pf_h5_var.  Under MPI every
+ * write to it is collective (all ranks call it). */
+int pf_h5_var_split(pf_h5 *h, const char *group, const char *name,
+                    pf_h5type type, int ndims, const char *const *dims,
+                    int split, pf_h5var **out);
 
 /* Write the whole variable (no unlimited dimension); data is C-contiguous
  * of the variable's type (double, int64_t or int8_t). */
