@@ -1,7 +1,7 @@
 /* Sweeps from the command line:
  *
  *   pflow run   CONFIG [key=value ...] --sweep K=V1,V2 [--sweep ...]
- *               [--sweep-count | --sweep-index I]
+ *               [--sweep-count | --sweep-index I] [--ranks-per-job K]
  *   pflow check CONFIG [key=value ...] --sweep ... [--sweep-index I]
  *
  * Every job's config is the file, then the fixed overrides, then the job's
@@ -13,7 +13,10 @@
  * every job's output file.  --sweep-index
  * (default $SLURM_ARRAY_TASK_ID) runs one job; without one, the jobs run one
  * after another, a failed job does not stop the others, and the exit code
- * is 1 when any failed.  The manifest <dir>/sweep.json is written once. */
+ * is 1 when any failed.  The manifest <dir>/sweep.json is written once.
+ * Under mpirun (MPI build) without an index the ranks form groups of
+ * --ranks-per-job ranks (default 1), each group running its share of the
+ * jobs (pf_sweep_share_for) on its own communicator (pf_comm_split). */
 #include "sweep_cmd.h"
 
 #include <stdint.h>
@@ -44,6 +47,7 @@ typedef struct sweep_cli {
   const char *index_src;    /* "--sweep-index" or "SLURM_ARRAY_TASK_ID" */
   char dir[4096];           /* sweep directory */
   int overwrite;            /* output.overwrite of the base config */
+  int ranks_per_job;        /* --ranks-per-job (MPI), default 1 */
 } sweep_cli;
 
 static void report(int rc)
@@ -69,7 +73,7 @@ static int exit_code(int rc)
 }
 
 static const char *const options[] = {"--sweep", "--sweep-count",
-                                      "--sweep-index"};
+                                      "--sweep-index", "--ranks-per-job"};
 
 int pf_cli_has_sweep(int argc, char **argv)
 {
@@ -115,15 +119,27 @@ static int parse_args(sweep_cli *x, int argc, char **argv)
       }
       x->index_text = val;
       x->index_src = "--sweep-index";
+    } else if (len == 15 && !strncmp(a, "--ranks-per-job", 15)) {
+      if (!val) {
+        PF_CHECK(i + 1 < argc, PF_EUSAGE,
+                 "--ranks-per-job (argument %d) needs a rank count", i);
+        val = argv[++i];
+      }
+      char *end;
+      long k = strtol(val, &end, 10);
+      PF_CHECK(*val && *end == '\0' && k >= 1 && k <= 1000000, PF_EUSAGE,
+               "--ranks-per-job '%s' is not a positive rank count", val);
+      x->ranks_per_job = (int)k;
     } else {
       char name[64];
       snprintf(name, sizeof name, "%.*s", (int)len, a);
-      size_t s = pf_suggest(name, options, 3);
-      if (s < 3)
+      size_t s = pf_suggest(name, options, 4);
+      if (s < 4)
         PF_RAISE(PF_EUSAGE, "unknown option '%s' (argument %d); did you "
                             "mean '%s'?", name, i, options[s]);
       PF_RAISE(PF_EUSAGE, "unknown option '%s' (argument %d); valid: "
-                          "--sweep, --sweep-count, --sweep-index", name, i);
+                          "--sweep, --sweep-count, --sweep-index, "
+                          "--ranks-per-job", name, i);
     }
   }
   PF_CHECK(pf_sweep_axes(x->sw) > 0, PF_EUSAGE,
@@ -311,12 +327,11 @@ static int run_job(const sweep_cli *x, size_t job)
 
 /* The hook for sharing a sweep among processes: runs, one after another,
  * the jobs that pf_sweep_share_for gives the group of `rank` of `size`
- * when each job gets ranks_per_job ranks: jobs g, g + n_groups, ...  pflow
- * calls it with (0, 1, 1): every job in order; under mpirun all ranks then
- * run each job together (pf_run is collective).  To split the jobs across
- * ranks in groups, an MPI build would MPI_Comm_split(world, share.group,
- * share.group_rank), make that communicator pf_run's, and call
- * run_jobs(x, world_rank, world_size, ranks_per_job).  The manifest and
+ * when each job gets ranks_per_job ranks: jobs g, g + n_groups, ...  One
+ * process calls it with (0, 1, 1): every job in order.  Under mpirun
+ * sweep_main first splits the communicator by group (pf_comm_split), so
+ * pf_run is collective over the group only, then calls it with the world
+ * rank and size.  The manifest and
  * the checks before it are done once beforehand (prepare_outputs on rank
  * 0).  Returns the worst exit code: 128+signal or 75 (preempted, job
  * checkpointed) stops at once, else 1 if any job failed (the others still
@@ -485,7 +500,24 @@ static int sweep_main(sweep_cli *x, int argc, char **argv)
               index);
     return run_job(x, index);
   }
-  return run_jobs(x, 0, 1, 1);
+  const int size = pf_comm_size(), rank = pf_comm_rank();
+  if (size == 1) return run_jobs(x, 0, 1, 1);
+  /* MPI: groups of ranks_per_job ranks, each on its own communicator,
+   * share the jobs; the exit code is the worst over all ranks. */
+  const int per = x->ranks_per_job ? x->ranks_per_job : 1;
+  pf_sweep_share sh;
+  if ((rc = pf_sweep_share_for(n, rank, size, per, &sh)) < 0 ||
+      (rc = pf_comm_split(sh.group, sh.group_rank)) < 0) {
+    report(rc);
+    return pf_comm_max_int(EXIT_RUNFAIL);
+  }
+  if (rank == 0)
+    fprintf(stderr, "pflow: sweep of %zu jobs over %d ranks: %d groups of "
+                    "about %d rank%s (only group 0's jobs are shown)\n", n,
+            size, sh.n_groups, sh.group_size, sh.group_size == 1 ? "" : "s");
+  code = run_jobs(x, rank, size, per);
+  pf_comm_unsplit();
+  return pf_comm_max_int(code);
 }
 
 int pf_cli_sweep(int argc, char **argv)

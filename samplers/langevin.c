@@ -241,11 +241,12 @@ int pf__lgv_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
   s->nthr = omp_get_max_threads();
   /* MALA steps run over chunks of about 512 KB per n x d buffer (x,
    * score, proposal, its score: 2 MB a chunk, about the two cores' L2),
-   * pipelined (pf__lgv_step), so the passes over a chunk's rows hit cache
-   * instead of memory; chunks of 2 MB per buffer (the last-level cache)
-   * cost 1.2-1.4x more CPU per step at d = 100, n = 10^4.  The per-chain
-   * results do not depend on the chunking: each row's evaluation does not
-   * depend on the batch (tests/test_targets.c conformance_batch). */
+   * pipelined (pf__lgv_step), so the passes over a chunk's rows mostly
+   * hit L2; with 2 MB per buffer (the last-level cache) a step took about
+   * 1.3x the CPU time at d = 100, n = 10^4 (one thread, loaded machine).
+   * The per-chain results do not depend on the chunking: each row's
+   * evaluation does not depend on the batch (tests/test_targets.c
+   * conformance_batch). */
   s->chunk = n;
   if (opts->adjust && !opts->dual && opts->metric == PF__LGV_IDENTITY) {
     size_t c = ((size_t)1 << 16) / (d ? d : 1);
