@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "pflow/config.h"
 #include "pflow/postsel.h"
 #include "pflow/target.h"
 
@@ -27,5 +28,19 @@ const pf_domain *pf__seltarget_domain(void *ctx);
 const char *pf__seltarget_sample_method(void *ctx);
 /* The selection behind the context (never NULL). */
 const pf_selection *pf__seltarget_selection(const void *ctx);
+
+/* The selection of a `selective_lasso` config section cfg, the one recipe
+ * shared by the target (targets/selective_lasso.c) and the postsel
+ * workflow: read and standardize `data` (`response`, `standardize`), take
+ * lambda, eps, tau from the keys or the selectiveInference defaults
+ * (pf_lasso_defaults; lambda times `lambda_sigma`, <= 0: the full OLS
+ * residual sd), and fit the randomized Lasso.  Randomness: PCG stream 0 of
+ * `randomization_seed` draws omega, stream 1 the lambda Monte Carlo, so
+ * the selection never depends on the sampler's seed.  On success *pd (the
+ * data), *ps (the selection, possibly k = 0) and, when ppath is not NULL,
+ * *ppath (the resolved path, free()) are owned by the caller; on failure
+ * all are NULL.  Data problems are config errors naming the key. */
+int pf__selection_from_config(const pf_node *cfg, pf_regdata **pd,
+                              pf_selection **ps, char **ppath);
 
 #endif

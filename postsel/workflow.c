@@ -18,10 +18,10 @@
  * data mode), so every particle of every replica has its own stream and
  * the same config gives the same bits for any thread count.  The data,
  * lambda Monte Carlo, omega and t-draws of the intervals use indices above
- * 2^56 (PS__STREAM_*), far from any particle's.  In data mode omega and the
- * lambda recipe use the selective_lasso target's own streams (index 0 and
- * 1 of target.randomization_seed), so the selection is the one `pflow run`
- * of the same target section samples. */
+ * 2^56 (PS__STREAM_*), far from any particle's.  In data mode the
+ * selection is built by pf__selection_from_config, the selective_lasso
+ * target's own recipe (same keys, same streams), so it is the one `pflow
+ * run` of the same target section samples. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +37,7 @@
 #include "pflow/sampler.h"
 #include "pflow/target.h"
 #include "pflow/version.h"
+#include "selection_target.h"
 
 /* High stream indices (ASCII "PS" then a kind byte), plus the replication. */
 #define PS__STREAM(kind) ((0x5053ULL << 48) | ((uint64_t)(kind) << 40))
@@ -131,61 +132,6 @@ static int sample_pool(const pf_node *ss, pf_target *t, uint64_t seed,
 }
 
 /* ---- data mode ------------------------------------------------------ */
-
-/* The selection of a selective_lasso target section, built the way the
- * target builds it (targets/selective_lasso.c: same keys, same streams)
- * but keeping the data (for the names) and accepting an empty selection,
- * which the target rejects.  Data problems are config errors at the key. */
-static int data_selection(const pf_node *ts, pf_regdata **pd,
-                          pf_selection **ps, char **ppath)
-{
-  char msg[1400];
-  int rc;
-  *pd = NULL;
-  *ps = NULL;
-  PF_TRY(pf_input_path(ts, "data", PF_EIO, ppath));
-  const char *std_s = pf_cfg_str(ts, "standardize");
-  pf_standardize std = !strcmp(std_s, "none") ? PF_STD_NONE
-                       : !strcmp(std_s, "sd") ? PF_STD_SD
-                                              : PF_STD_UNIT_NORM;
-  rc = pf_regdata_read_csv(*ppath, pf_cfg_str(ts, "response"), std, pd);
-  if (rc < 0) {
-    snprintf(msg, sizeof msg, "%s", pf_error_message());
-    if (rc == PF_ENOMEM) return rc;
-    PF_CFG_RAISE(ts, strstr(msg, "no response column") ? "response" : "data",
-                 PF_ECONFIG, "%s", msg);
-  }
-  const pf_regdata *d = *pd;
-  double frac, sigma, lambda, eps, tau;
-  long long seed, n_mc;
-  PF_TRY(pf_cfg_real(ts, "lambda_frac", &frac));
-  PF_TRY(pf_cfg_real(ts, "sigma", &sigma));
-  PF_TRY(pf_cfg_int(ts, "randomization_seed", &seed));
-  PF_TRY(pf_cfg_int(ts, "n_mc", &n_mc));
-  const int has_l = pf_cfg_has(ts, "lambda");
-  pf_rng rl, ro;
-  pf_rng_stream(&rl, (uint64_t)seed, 1); /* the target's lambda stream */
-  pf_rng_stream(&ro, (uint64_t)seed, 0); /* the target's omega stream */
-  PF_TRY(pf_lasso_defaults(d->n, d->p, d->X, d->y, frac, (size_t)n_mc, &rl,
-                           has_l ? NULL : &lambda, &eps, &tau));
-  if (has_l) PF_TRY(pf_cfg_real(ts, "lambda", &lambda));
-  if (pf_cfg_has(ts, "eps")) PF_TRY(pf_cfg_real(ts, "eps", &eps));
-  if (pf_cfg_has(ts, "tau")) PF_TRY(pf_cfg_real(ts, "tau", &tau));
-  if (!(tau > 0.0))
-    PF_CFG_RAISE(ts, pf_cfg_has(ts, "tau") ? "tau" : "data", PF_ECONFIG,
-                 "randomization scale tau = %g: the response of '%s' has no "
-                 "spread; give tau > 0", tau, *ppath);
-  rc = pf_selection_create(d->n, d->p, d->X, d->y, lambda, eps, tau, sigma,
-                           &ro, ps);
-  if (rc < 0) {
-    snprintf(msg, sizeof msg, "%s", pf_error_message());
-    if (rc == PF_ENOMEM) return rc;
-    PF_CFG_RAISE(ts, strstr(msg, "eps = 0") ? "eps"
-                     : strstr(msg, "give sigma") ? "sigma" : "data",
-                 PF_ECONFIG, "%s", msg);
-  }
-  return 0;
-}
 
 /* Root attributes shared by both modes. */
 static int write_root(pf_h5 *h, const pf_config *c, long long seed,
@@ -406,7 +352,7 @@ static int run_data(const pf_config *c, FILE *table)
   double *O = NULL;
   pf_interval *ci = NULL;
   int rc = 0;
-  PF_TRY_GOTO(rc, data_selection(ts, &d, &s, &path), done);
+  PF_TRY_GOTO(rc, pf__selection_from_config(ts, &d, &s, &path), done);
   const size_t k = s->k, m = (size_t)replicas * (size_t)npart;
   if (k > 0) {
     /* Config-level problems of the sampler (e.g. exact on a target
@@ -787,7 +733,8 @@ int pf_postsel_check(const pf_config *c)
   pf_regdata *d = NULL;
   pf_selection *s = NULL;
   char *path = NULL;
-  int rc = data_selection(pf_node_get(root, "target"), &d, &s, &path);
+  int rc = pf__selection_from_config(pf_node_get(root, "target"), &d, &s,
+                                     &path);
   pf_selection_destroy(&s);
   pf_regdata_destroy(&d);
   free(path);

@@ -444,11 +444,12 @@ static int subset_eigenvectors(void)
  * 2-dimensional representations) makes many Gram eigenvalues double, the
  * case a single-vector Lanczos misses; the same grid moved by 1e-7
  * (near-degenerate pairs).  Required: the Krylov path was taken, the same
- * r, eigenvalues within 1e-12 lambda_max, each dense kept eigenvector
- * inside the Krylov subspace to 1e-8 (distance to its projection), and the
- * direction equal to 1e-9 relative (the stopping tolerance is residual
- * <= 1e-10 lambda_max; these errors scale with it, measured 1e-10 to
- * 1e-13).  Also bitwise equal for 1 and 2 threads. */
+ * r (17-19 here), eigenvalues within 1e-12 lambda_max (measured ~2e-15),
+ * each dense kept eigenvector inside the Krylov subspace to 1e-7 (distance
+ * to its projection; measured 1.5e-10 random, 1.0e-8 grid: residual
+ * tolerance 1e-10 lambda_max over the gap at the cut), and the direction
+ * equal to 1e-9 relative (measured 1e-12 to 5e-12).  Also bitwise equal
+ * for 1 and 2 threads. */
 static void krylov_points(int kind, size_t n, double *X)
 {
   unsigned long long st = 777;
@@ -513,7 +514,8 @@ static int krylov_vs_dense(void)
     memcpy(ld, lr, r0 * sizeof(double));
     size_t doubles = 0;
     for (size_t j = 0; j + 1 < r0; j++)
-      if (ld[j + 1] - ld[j] <= 1e-10 * ld[r0 - 1]) doubles++;
+      if (ld[j + 1] - ld[j] <= (kind == 1 ? 1e-10 : 1e-6) * ld[r0 - 1])
+        doubles++;
     pf__svmd_set_method(w, PF__SVMD_AUTO);
     PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, tau, g1, &r1));
     PF_T_ASSERT(pf__svmd_last_krylov(w, &m), "set %d: the Krylov path was "
@@ -521,7 +523,8 @@ static int krylov_vs_dense(void)
     PF_T_ASSERT(r0 == r1, "set %d: r = %zu (dense) vs %zu (Krylov)", kind, r0,
                 r1);
     PF_T_ASSERT(kind == 0 || doubles >= 5, "set %d: the grid should give "
-                "repeated eigenvalues (found %zu pairs)", kind, doubles);
+                "repeated or nearly repeated kept eigenvalues (found %zu "
+                "pairs)", kind, doubles);
     pf__svmd_kept(w, &ut, &lr);
     double el = 0, es = 0;
     for (size_t j = 0; j < r0; j++) {
@@ -543,7 +546,7 @@ static int krylov_vs_dense(void)
     }
     PF_T_ASSERT(el <= 1e-12 * ld[r0 - 1], "set %d: eigenvalues differ by "
                 "%.3g (lambda_max %.3g)", kind, el, ld[r0 - 1]);
-    PF_T_ASSERT(es <= 1e-8, "set %d: a dense eigenvector is %.3g away from "
+    PF_T_ASSERT(es <= 1e-7, "set %d: a dense eigenvector is %.3g away from "
                 "the Krylov subspace", kind, es);
     double err = 0, scale = 0;
     for (size_t i = 0; i < n * d; i++) {

@@ -132,6 +132,31 @@ z=$(h5dump -p -H -d /trajectory/x "$T/svgd.np2.collective.z4.h5" | grep -c DEFLA
 [ "$z" -ge 1 ] && echo "ok: compressed trajectory under MPI-IO" || {
   echo "FAIL: svgd trajectory not deflated with compression 4"; fail=1; }
 
+# Sweeps across ranks: 2 ranks (two groups of one) and 4 ranks with
+# --ranks-per-job 2 (two groups of two, each on its own communicator with
+# collective output) run 4 jobs; every job's file equals the sequential
+# sweep's.
+rm -rf "$T/sw"
+if OMP_NUM_THREADS=1 "$SPFLOW" run "$T/mala.yaml" output.path="$T/sw/seq.h5" \
+     --sweep 'seed=range(0,4)' >"$T/sw.log" 2>&1; then
+  for spec in "2 1" "4 2"; do
+    set -- $spec
+    if OMP_NUM_THREADS=1 $MPIRUN -np $1 "$MPFLOW" run "$T/mala.yaml" \
+         output.path="$T/sw/np$1.h5" --sweep 'seed=range(0,4)' \
+         --ranks-per-job $2 >"$T/sw.np$1.log" 2>&1; then
+      ok=1
+      for j in 0 1 2 3; do
+        compare "$T/sw/seq/job-000$j.h5" "$T/sw/np$1/job-000$j.h5" || ok=0
+      done
+      [ $ok = 1 ] && echo "ok: sweep of 4 jobs on $1 ranks, $2 per job = sequential sweep" || fail=1
+    else
+      echo "FAIL: sweep on $1 ranks"; tail -5 "$T/sw.np$1.log"; fail=1
+    fi
+  done
+else
+  echo "FAIL: sequential sweep"; tail -5 "$T/sw.log"; fail=1
+fi
+
 # Negative control: the comparison sees a one-seed change.
 rm -f "$T/svgd.seed4.h5"
 OMP_NUM_THREADS=1 "$SPFLOW" run "$T/svgd.yaml" seed=4 output.path="$T/svgd.seed4.h5" >/dev/null 2>&1
