@@ -704,7 +704,8 @@ static pf__h5dim *find_dim(pf_h5 *h, const char *g, const char *name)
 }
 
 /* Chunk shape.  u: unlimited axis or -1; len: current lengths (u's
- * ignored).  Sets *z when the variable is to be deflated. */
+ * ignored); sax: the axis split over R MPI ranks, or -1.  Sets *z when the
+ * variable is to be deflated (decided on the whole record). */
 static void plan_chunks(int nd, const hsize_t *len, int u, size_t esize,
                         int level, hsize_t *chunk, int *z, int sax, int R)
 {

@@ -22,7 +22,8 @@
  * and the lower bound use it.
  *
  * Control: u = clip(NN(x, t)) + c(t) (a_k clip(grad log rho(x)) + b_k x),
- * elementwise clip at `clip`; pis: a = 1, b = 0; dis (LerpCtrl):
+ * elementwise clip at `clip` (10, x5 after 200 and 400 optimizer steps as
+ * the reference's MultiStepParams); pis: a = 1, b = 0; dis (LerpCtrl):
  * a = sigma_k t_k / T, b = -sigma_k (1 - t_k / T) (the prior score is -x);
  * c(t) a time-only network, started at `score_init`.  No score: u = NN. */
 #ifndef PFLOW_NN_PATHSPACE_H

@@ -30,24 +30,6 @@
 
 /* ---- the direction engine ----------------------------------------------- */
 
-#ifdef PF_SVMD_PROF
-#include <time.h>
-double pf__svmd_prof[16];
-const char *pf__svmd_prof_names[16] = {"gram", "eigen", "metric", "rest",
-                                       "kernel_fit", "metrics_H", "dual", "dense_eig", "basis_m", "x", "n_rr", "products", "orth", "rr"};
-static double prof_now(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-#define PROF_T(v) double v = prof_now()
-#define PROF_ADD(i, a, b) pf__svmd_prof[i] += (b) - (a)
-#else
-#define PROF_T(v)
-#define PROF_ADD(i, a, b)
-#endif
-
 struct pf__svmd {
   size_t n, d;
   int nthr;
@@ -511,11 +493,8 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
   for (;;) {
     const size_t m0 = m - k; /* the new block is rows m0 .. m-1 */
     const int M = (int)m, K = (int)k;
-    PROF_T(p0);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, N, N, 1.0,
                 V + m0 * n, N, A, N, 0.0, AV + m0 * n, N);
-    PROF_T(p1);
-    PROF_ADD(11, p0, p1);
     /* C = V AV_new^T (m x k): the new columns of Tm. */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0, V, N,
                 AV + m0 * n, N, 0.0, w->C, K);
@@ -538,19 +517,22 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
                 K, V, N, 1.0, w->Wb, N);
     const size_t knew =
         block_qr(n, k, w->Wb, w->Bq, w->wref, 1e-12, V, m, dropped);
-    PROF_T(p2);
-    PROF_ADD(12, p1, p2);
     /* Rayleigh-Ritz once the Ritz values can hold the mass (their sum is
      * trace(Tm)). */
     double trT = 0.0;
     for (size_t i = 0; i < m; i++) trT += T[i * cap + i];
+    if (m >= PF__SVMD_KRYLOV_PROBE * b && m0 < PF__SVMD_KRYLOV_PROBE * b &&
+        1.0 - trT / trace > PF__SVMD_KRYLOV_MISS * (1.0 - tau))
+      /* Choosing the path (results agree either way): the mass the first
+       * 48 Krylov vectors miss tracks r closely (sparse Dirichlet and box
+       * at n = 500, tau = 0.998: r = 62-91 at 5.2-5.8 (1 - tau), r >= 106
+       * at >= 7 (1 - tau)); beyond that the basis would outgrow mcap or
+       * cost more than the dense path. */
+      return 1;
     if (trT >= tau * trace && m >= m_try) {
       /* After a failed check the next one waits for ~12% more basis: the
        * m x m eigenproblem costs O(m^3), as much as a product at m ~ n/4. */
       m_try = m + (m / 8 > b ? m / 8 : b);
-#ifdef PF_SVMD_PROF
-      pf__svmd_prof[10] += 1.0;
-#endif
       const lapack_int Ml = (lapack_int)m;
       for (size_t i = 0; i < m; i++)
         memcpy(w->Tw + i * m, T + i * cap, m * sizeof(double));
@@ -606,15 +588,10 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
           *ut = w->Z;
           *lr = w->kth;
           w->last_m = m;
-#ifdef PF_SVMD_PROF
-          pf__svmd_prof[8] += (double)m;
-#endif
           return 0;
         }
       }
     }
-    PROF_T(p3);
-    PROF_ADD(13, p2, p3);
     if (knew == 0 || m + knew > cap) return 1;
     for (size_t c = 0; c < k; c++)
       if (!dropped[c])
@@ -628,7 +605,6 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
  * upper triangles (d(d+1)/2 columns instead of d^2; F' is symmetric). */
 static void metric_terms(pf__svmd *w, const double *Hinv)
 {
-  PROF_T(t0);
   const size_t n = w->n, d = w->d, dd = d * d, P = d * (d + 1) / 2;
 #pragma omp parallel for schedule(static) num_threads(w->nthr)
   for (size_t l = 0; l < n; l++) {
@@ -655,8 +631,6 @@ static void metric_terms(pf__svmd *w, const double *Hinv)
       out[a] = acc;
     }
   }
-  PROF_T(t1);
-  PROF_ADD(2, t0, t1);
 }
 
 /* The Krylov path when it applies (tau < 1, n >= PF__SVMD_KRYLOV_MIN_N)
@@ -664,20 +638,14 @@ static void metric_terms(pf__svmd *w, const double *Hinv)
 static int eigen_leading(pf__svmd *w, double tau, size_t *rank,
                          const double **ut, const double **lr, int *info)
 {
-  PROF_T(t0);
   if (w->V && tau < 1.0 && w->method != PF__SVMD_DENSE &&
       krylov_kept(w, tau, PF__SVMD_KRYLOV_TOL, rank, ut, lr) == 0) {
     w->last_krylov = 1;
     *info = 0;
-    PROF_T(t1);
-    PROF_ADD(1, t0, t1);
     return 0;
   }
   w->last_krylov = 0;
   int rc = eigen_kept(w, tau, rank, ut, lr, info);
-  PROF_T(t1);
-  PROF_ADD(1, t0, t1);
-  PROF_ADD(7, t0, t1);
   return rc;
 }
 
@@ -703,12 +671,9 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
 {
   const size_t n = w->n, d = w->d, dd = d * d;
   const int old = pf__blas_serial_begin();
-  PROF_T(t0);
   gram(w, k, X);
   memcpy(w->A, w->F, n * n * sizeof(double));
   for (size_t i = 0; i < n; i++) w->A[i * n + i] += jitter;
-  PROF_T(t1);
-  PROF_ADD(0, t0, t1);
   /* The eigensolver and the H^-1 terms are independent: with two or more
    * threads they run side by side (each a serial BLAS/LAPACK call, so the
    * bits do not depend on the thread count). */
@@ -736,7 +701,6 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
   w->kept_lr = lr;
   const int N = (int)n, D = (int)d, R = (int)r;
 
-  PROF_T(t2);
   /* W1 = (F' U)^T [H_l^-1 xc_l] = U^T (F' [H_l^-1 xc_l]) (F' symmetric):
    * n^2 d instead of n^2 r flops. */
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, N, 1.0, w->F1,
@@ -771,8 +735,6 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
   }
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, D, R, 1.0, Ut, N,
               w->B, D, 0.0, g, D);
-  PROF_T(t3);
-  PROF_ADD(3, t2, t3);
   pf__blas_serial_end(old);
   return 0;
 }

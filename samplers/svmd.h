@@ -73,6 +73,8 @@ void pf__svmd_set_subset(pf__svmd *w, int on);
 #define PF__SVMD_KRYLOV_MIN_N 128
 #define PF__SVMD_KRYLOV_BLOCK 8
 #define PF__SVMD_KRYLOV_TOL 1e-10
+#define PF__SVMD_KRYLOV_PROBE 6
+#define PF__SVMD_KRYLOV_MISS 6.5
 void pf__svmd_set_method(pf__svmd *w, int method);
 /* 1 when the last direction used the Krylov path (*basis: its final basis
  * size), 0 for the dense path. */

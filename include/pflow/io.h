@@ -10,7 +10,8 @@
  * process killed afterwards leaves a file that opens with every flushed
  * record.  A kill during a flush's own metadata writes (microseconds) can
  * lose that flush's records and, rarely, a few earlier ones (io/h5out.c has
- * the details).  Not thread-safe: call from one thread. */
+ * the details; under MPI-IO, pf_h5_create_io, the window is wider).  Not
+ * thread-safe: call from one thread. */
 #ifndef PFLOW_IO_H
 #define PFLOW_IO_H
 
