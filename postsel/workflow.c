@@ -82,6 +82,15 @@ const pf_param pf_postsel_params[] = {
      "omega given the inactive subgradient) or projected (the reference "
      "code's k-dimensional form; drops a t-dependent factor when eps > 0)",
      0, NULL, NULL},
+    {"init", PF_P_STRING, "sampler", "sampler|observed",
+     "start of the sampler's particles: the sampler section's init "
+     "(sampler; on the orthant Exp(1) coordinates, far from o when the "
+     "response is in its own units) or the observed o_obs = |beta_E| times "
+     "exp(init_jitter z), z ~ N(0, I) per particle (observed: the data's "
+     "own scale, no knowledge of the target's law)", 0, NULL, NULL},
+    {"init_jitter", PF_P_REAL, "0.1", "[0,10]",
+     "init: observed: sd of the multiplicative log-normal jitter", 0, NULL,
+     NULL},
     {"simulate", PF_P_SECTION, NULL, NULL,
      "give this section (even empty) to run a coverage study on simulated "
      "data under the global null instead of the target's data set", 0,
@@ -96,12 +105,37 @@ static int projected(const pf_node *root)
 
 /* ---- sampling ------------------------------------------------------- */
 
-/* `replicas` independent runs of the sampler section ss on t, final
- * particles of replica r into O + r * n * d; replica r's particle i uses
- * stream (seed, first + r * n + i). */
-static int sample_pool(const pf_node *ss, pf_target *t, uint64_t seed,
-                       uint64_t first, size_t replicas, double *O)
+/* postsel.init: observed: particle i at o_obs * exp(jitter z_i), z_i from
+ * its own stream (after the sampler's own init draws, so the bits do not
+ * depend on the thread split), then its log density and score. */
+static int init_observed(const pf_node *root, const pf_selection *s,
+                         pf_target *t, pf_particles *p)
 {
+  double jit;
+  PF_TRY(pf_cfg_real(root, "postsel.init_jitter", &jit));
+  const size_t n = p->n, d = p->d;
+  for (size_t i = 0; i < n; i++) {
+    double *x = p->x + i * d;
+    pf_rng_normal(&p->rng[i], d, x);
+    for (size_t k = 0; k < d; k++) x[k] = s->o_obs[k] * exp(jit * x[k]);
+  }
+  PF_TRY(pf_target_logp_grad(t, n, p->x, p->logp, p->grad));
+  PF_CHECK(pf_particles_find_nonfinite(p) == n, PF_ENONFINITE,
+           "postsel.init observed: a start has a non-finite log density or "
+           "score");
+  return 0;
+}
+
+/* `replicas` independent runs of the sampler section ss on t (the
+ * density of selection s), final particles of replica r into
+ * O + r * n * d; replica r's particle i uses stream
+ * (seed, first + r * n + i).  root: the config root (postsel.init). */
+static int sample_pool(const pf_node *root, const pf_node *ss, pf_target *t,
+                       const pf_selection *s, uint64_t seed, uint64_t first,
+                       size_t replicas, double *O)
+{
+  const char *how = pf_cfg_str(root, "postsel.init");
+  const int observed = how && strcmp(how, "observed") == 0;
   const pf_plugin *pl;
   long long n, n_iter;
   PF_TRY(pf_registry_find(&pf_samplers, pf_cfg_str(ss, "name"), &pl));
@@ -119,6 +153,7 @@ static int sample_pool(const pf_node *ss, pf_target *t, uint64_t seed,
                                         first + r * (uint64_t)n, &p), rdone);
     PF_TRY_GOTO(rc, ops->create(ss, t, (size_t)n, d, &st), rdone);
     PF_TRY_GOTO(rc, pf_sampler_init_particles(ss, t, p), rdone);
+    if (observed) PF_TRY_GOTO(rc, init_observed(root, s, t, p), rdone);
     PF_TRY_GOTO(rc, ops->init(st, p), rdone);
     for (long it = 1; it <= (long)n_iter; it++)
       PF_TRY_GOTO(rc, ops->step(st, it, p, info), rdone);
@@ -394,7 +429,7 @@ static int run_data(const pf_config *c, FILE *table)
   ci = calloc(k, sizeof *ci);
   PF_CHECK_GOTO(rc, O && ci, PF_ENOMEM, done, "allocating %zu samples", m);
   double t0 = pf_wtime();
-  PF_TRY_GOTO(rc, sample_pool(ss, t, (uint64_t)seed, 0, (size_t)replicas, O),
+  PF_TRY_GOTO(rc, sample_pool(root, ss, t, s, (uint64_t)seed, 0, (size_t)replicas, O),
               done);
   double t1 = pf_wtime();
   pf_rng rng;
@@ -516,7 +551,7 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
   ci = calloc(k, sizeof *ci);
   PF_CHECK_GOTO(rc, ci, PF_ENOMEM, done, "allocating intervals");
   PF_TRY_GOTO(rc, pf_selection_target(s, &t), done);
-  PF_TRY_GOTO(rc, sample_pool(ss, t, (uint64_t)seed,
+  PF_TRY_GOTO(rc, sample_pool(root, ss, t, s, (uint64_t)seed,
                               (uint64_t)j * (uint64_t)m, (size_t)replicas,
                               *Opool), done);
   for (size_t l = 0; l < L; l++) {

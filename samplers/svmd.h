@@ -26,15 +26,26 @@
  * (f' = dk/dr2) is two GEMMs: (F' U)^T [H_l^-1 x_l]_l and U^T [M_p x_p]_p
  * with M_p = sum_l f'_pl H_l^-1 (F' times the n x d(d+1)/2 stack of the
  * packed symmetric H^-1).
- * Cost: n^2 d (Gram) + the n^3 tridiagonal reduction (only the kept
- * eigenvectors are computed) + n^2 r + n^2 d(d+1) + lower
- * order n r d + n d^2 terms; no n x n x d tensor.
+ * (F' is symmetric, so (F' U)^T [H^-1 x] = U^T (F' [H^-1 x]): n^2 d flops,
+ * not n^2 r.)
+ * Eigenpairs: with tau < 1 and n >= PF__SVMD_KRYLOV_MIN_N, block Krylov
+ * (block Lanczos with full reorthogonalization, svmd.c krylov_kept) finds
+ * just the leading pairs, about 2.5 r matrix-vector products (2 n^2 each,
+ * as GEMMs on blocks of 8) plus as much again for reorthogonalization;
+ * otherwise (tau = 1, small n, r > ~n/5, no convergence) the dense path:
+ * tridiagonal reduction (4/3 n^3), every eigenvalue, only the kept vectors.
+ * Cost: n^2 d (Gram, upper triangle) + the eigenpairs + n^2 d(d+1) (the
+ * packed H^-1 GEMM) + lower order n r d + n d^2 terms; no n x n x d
+ * tensor.
  *
  * Bits: every BLAS/LAPACK call runs with OpenBLAS in one thread (set for
  * the call and restored; OpenBLAS's own threading changes dgemm's bits),
  * per-particle loops are OpenMP over rows, and the eigensolver runs beside
  * the H^-1 GEMM as two OpenMP sections, so the result does not depend on
- * any thread count. */
+ * any thread count.  The Krylov start block is a fixed function of the
+ * index (no random source) and nothing is carried between calls, so the
+ * direction is a function of the inputs alone (checkpoints need no extra
+ * state); it agrees with the dense path to ~1e-10 relative, not bitwise. */
 #ifndef PF_SAMPLERS_SVMD_H
 #define PF_SAMPLERS_SVMD_H
 
@@ -45,7 +56,8 @@
 typedef struct pf__svmd pf__svmd;
 
 /* Workspace for n particles of dimension d (about 5 n^2 + 2 n d^2 doubles
- * plus LAPACK's).  Caller owns *out. */
+ * plus LAPACK's, and 1.75 n^2 more for the Krylov basis when n >=
+ * PF__SVMD_KRYLOV_MIN_N).  Caller owns *out. */
 int pf__svmd_create(size_t n, size_t d, pf__svmd **out);
 void pf__svmd_destroy(pf__svmd **w);
 
@@ -66,8 +78,11 @@ void pf__svmd_set_subset(pf__svmd *w, int on);
 
 /* The eigensolver: PF__SVMD_AUTO (default) uses block Krylov for the
  * leading eigenpairs when tau < 1 and n >= PF__SVMD_KRYLOV_MIN_N, falling
- * back to the dense path when it cannot certify them (r > ~n/4, ...);
- * PF__SVMD_DENSE always uses the dense path (tests compare the two). */
+ * back to the dense path when it cannot certify them (r > ~n/5, ...);
+ * PF__SVMD_DENSE always uses the dense path (tests compare the two).
+ * Krylov: blocks of 8, stop at residuals <= 1e-10 lambda_max; after
+ * PROBE blocks, a missed mass above MISS (1 - tau) means r is too large
+ * for this path (see krylov_kept). */
 #define PF__SVMD_AUTO 0
 #define PF__SVMD_DENSE 1
 #define PF__SVMD_KRYLOV_MIN_N 128

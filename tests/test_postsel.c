@@ -12,6 +12,7 @@
 #include "pflow/error.h"
 #include "pflow/postsel.h"
 #include "pflow/target.h"
+#include "../postsel/selection_target.h"
 
 /* A random n x p design and response from stream (seed, 0). */
 static void random_problem(size_t n, size_t p, uint64_t seed, double *X,
@@ -526,6 +527,33 @@ static int selective_lasso_config(void)
                          "lambda_sigma: 0}", &cfg, &t));
   PF_T_ASSERT(pf_target_dim(t) >= 1 && pf_target_dim(t) <= 10, "dim %zu",
               pf_target_dim(t));
+  /* The workflow builds its selection with the target's own recipe
+   * (pf__selection_from_config): same k, and lambda_sigma <= 0 scales the
+   * unit-noise recipe (lambda_sigma 1) by the full OLS residual sd (54.2,
+   * the spec's figure, so the ratio is in [50, 60]). */
+  {
+    pf_regdata *d = NULL, *d1 = NULL;
+    pf_selection *s = NULL, *s1 = NULL;
+    pf_config *c1 = NULL;
+    pf_target *t1 = NULL;
+    const pf_node *node = pf_node_get(pf_config_root(cfg), "target");
+    PF_T_OK(pf__selection_from_config(node, &d, &s, NULL));
+    PF_T_ASSERT(s->k == pf_target_dim(t), "k %zu vs dim %zu", s->k,
+                pf_target_dim(t));
+    PF_T_OK(pf_test_target("{name: selective_lasso, data: data/diabetes.csv, "
+                           "lambda_frac: 0.01}", &c1, &t1));
+    PF_T_OK(pf__selection_from_config(pf_node_get(pf_config_root(c1), "target"),
+                                      &d1, &s1, NULL));
+    const double ratio = s->lambda / (s1->lambda / 0.01 * 0.7);
+    PF_T_ASSERT(ratio > 50.0 && ratio < 60.0, "lambda %g vs %g: ratio %g",
+                s->lambda, s1->lambda, ratio);
+    pf_selection_destroy(&s);
+    pf_selection_destroy(&s1);
+    pf_regdata_destroy(&d);
+    pf_regdata_destroy(&d1);
+    pf_target_destroy(&t1);
+    pf_config_destroy(&c1);
+  }
   pf_target_destroy(&t);
   pf_config_destroy(&cfg);
   return 0;

@@ -26,8 +26,13 @@ MPIRUN="mpirun --oversubscribe --allow-run-as-root --bind-to none"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMP_WAIT_POLICY=passive
 # Under SAN=1: OpenMPI's own allocations that outlive MPI_Finalize are not
-# reported (tests/mpi/lsan.supp).
+# reported (tests/mpi/lsan.supp).  The suppressions match library names,
+# so OpenMPI must keep its components loaded (else their frames show as
+# "<unknown module>") and the leak stacks must be full (those libraries
+# have no frame pointers).
 export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+export OMPI_MCA_mca_base_component_disable_dlclose=1
 fail=0
 
 cat > "$T/mala.yaml" <<'YAML'
