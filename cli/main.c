@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exit_codes.h"
 #include "pflow/comm.h"
 #include "pflow/config.h"
 #include "pflow/error.h"
@@ -16,7 +17,6 @@
 
 #include "sweep_cmd.h"
 
-enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2, EXIT_TEMPFAIL = 75 };
 
 static const char usage[] =
     "usage: pflow <command> [arguments]\n"
@@ -43,29 +43,6 @@ static const char usage[] =
     "  (SIGTERM/SIGUSR1: checkpoint written, requeue with run --resume),\n"
     "  130 interrupted (SIGINT; 143 for SIGTERM with "
     "output.checkpoint_signals: false)\n";
-
-/* Print the current error; the source location helps bug reports. */
-static void report(int rc)
-{
-  fprintf(stderr, "pflow: error: %s\n", pf_error_message());
-  if (getenv("PFLOW_DEBUG"))
-    fprintf(stderr, "%s", pf_error_trace());
-  else
-    fprintf(stderr, "  (%s at %s)\n", pf_err_name(rc), pf_error_where());
-}
-
-static int exit_code(int rc)
-{
-  switch (rc) {
-  case PF_ECONFIG:
-  case PF_EPARSE:
-  case PF_EUSAGE:
-  case PF_ENOTFOUND:
-    return EXIT_USAGE;
-  default:
-    return EXIT_RUNFAIL;
-  }
-}
 
 /* Output path when the config gives none: runs/<config stem>.h5. */
 static int default_output(pf_config *c, const char *cfgpath)
@@ -107,8 +84,8 @@ static int cmd_check(int argc, char **argv)
   char *text = NULL;
   int rc = load_config(argc, argv, 3, &c);
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   /* Build the target too: shape and value errors the specs cannot see
    * (alpha of the wrong length, a covariance that is not SPD, an empty
@@ -130,11 +107,11 @@ static int cmd_check(int argc, char **argv)
            "used)\n%s", argv[2], text);
     fprintf(stderr, "%s: ok\n", argv[2]);
   } else {
-    report(rc);
+    pf__cli_report(rc);
   }
   free(text);
   pf_config_destroy(&c);
-  return rc ? exit_code(rc) : 0;
+  return rc ? pf__cli_exit_code(rc) : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -153,16 +130,16 @@ static int cmd_run(int argc, char **argv)
   }
   rc = load_config(argc, argv, 3, &c);
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   if (pf_postsel_given(c)) {
     /* Post-selection inference: intervals table on stdout. */
     rc = pf_postsel_run(c, stdout);
     pf_config_destroy(&c);
     if (rc < 0) {
-      report(rc);
-      return exit_code(rc);
+      pf__cli_report(rc);
+      return pf__cli_exit_code(rc);
     }
     return 0;
   }
@@ -180,8 +157,8 @@ finish:
     return 128 + res.signal;
   }
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   printf("wrote %s: %ld iterations in %.2f s (%.1f it/s)\n", res.path,
          res.iterations, res.seconds,
@@ -248,7 +225,7 @@ static int cmd_help(int argc, char **argv)
   }
   int rc = pf_registry_help(r, argv[3], stdout);
   if (rc < 0) {
-    report(rc);
+    pf__cli_report(rc);
     return EXIT_USAGE;
   }
   return 0;
@@ -279,7 +256,7 @@ static int cmd_info(int argc, char **argv)
   int rc = layout ? pf_h5_info(path, stdout)
                   : pf_h5_summary(path, flags, stdout);
   if (rc < 0) {
-    report(rc);
+    pf__cli_report(rc);
     return EXIT_RUNFAIL;
   }
   return 0;

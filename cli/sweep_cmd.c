@@ -17,6 +17,7 @@
  * Under mpirun (MPI build) without an index the ranks form groups of
  * --ranks-per-job ranks (default 1), each group running its share of the
  * jobs (pf_sweep_share_for) on its own communicator (pf_comm_split). */
+#include "exit_codes.h"
 #include "sweep_cmd.h"
 
 #include <stdint.h>
@@ -33,7 +34,6 @@
 #include "pflow/sweep.h"
 #include "pflow/target.h"
 
-enum { EXIT_RUNFAIL = 1, EXIT_USAGE = 2, EXIT_TEMPFAIL = 75 };
 
 typedef struct sweep_cli {
   int check;                /* pflow check (else run) */
@@ -49,28 +49,6 @@ typedef struct sweep_cli {
   int overwrite;            /* output.overwrite of the base config */
   int ranks_per_job;        /* --ranks-per-job (MPI), default 1 */
 } sweep_cli;
-
-static void report(int rc)
-{
-  fprintf(stderr, "pflow: error: %s\n", pf_error_message());
-  if (getenv("PFLOW_DEBUG"))
-    fprintf(stderr, "%s", pf_error_trace());
-  else
-    fprintf(stderr, "  (%s at %s)\n", pf_err_name(rc), pf_error_where());
-}
-
-static int exit_code(int rc)
-{
-  switch (rc) {
-  case PF_ECONFIG:
-  case PF_EPARSE:
-  case PF_EUSAGE:
-  case PF_ENOTFOUND:
-    return EXIT_USAGE;
-  default:
-    return EXIT_RUNFAIL;
-  }
-}
 
 static const char *const options[] = {"--sweep", "--sweep-count",
                                       "--sweep-index", "--ranks-per-job"};
@@ -297,8 +275,8 @@ static int run_job(const sweep_cli *x, size_t job)
   const size_t n = pf_sweep_count(x->sw);
   int rc = build_job(x, job, 0, &c);
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   pf_sweep_job_label(x->sw, job, label, sizeof label);
   job_path(x, job, path, sizeof path);
@@ -318,8 +296,8 @@ static int run_job(const sweep_cli *x, size_t job)
     return 128 + res.signal;
   }
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   print_result(&res);
   return 0;
@@ -343,7 +321,7 @@ static int run_jobs(const sweep_cli *x, int rank, int size,
   const size_t n = pf_sweep_count(x->sw);
   size_t failed = 0, ran = 0, first_failed = 0;
   if (pf_sweep_share_for(n, rank, size, ranks_per_job, &sh) < 0) {
-    report(PF_EINVAL);
+    pf__cli_report(PF_EINVAL);
     return EXIT_RUNFAIL;
   }
   for (size_t j = sh.first; j < n; j += sh.stride) {
@@ -390,8 +368,8 @@ static int do_check(const sweep_cli *x, int have_index, size_t index)
     }
     pf_config_destroy(&c);
     if (rc < 0) {
-      report(rc);
-      return exit_code(rc);
+      pf__cli_report(rc);
+      return pf__cli_exit_code(rc);
     }
   }
   if (!have_index) {
@@ -440,8 +418,8 @@ static int prepare_outputs(const sweep_cli *x)
         rc = pf_cfg_bool(pf_config_root(c), "output.overwrite", &ow);
       pf_config_destroy(&c);
       if (rc < 0) {
-        report(rc);
-        return exit_code(rc);
+        pf__cli_report(rc);
+        return pf__cli_exit_code(rc);
       }
       job_path(x, j, path, sizeof path);
       if (!ow && access(path, F_OK) == 0 && !exist++) first = j;
@@ -459,8 +437,8 @@ static int prepare_outputs(const sweep_cli *x)
   rc = pf_sweep_write_manifest(x->sw, x->cfgpath, x->n_fixed, x->fixed,
                                x->dir, x->overwrite);
   if (rc < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   return 0;
 }
@@ -473,8 +451,8 @@ static int sweep_main(sweep_cli *x, int argc, char **argv)
   x->cfgpath = argv[2];
   if ((rc = parse_args(x, argc, argv)) < 0 || (rc = check_base(x)) < 0 ||
       (rc = check_values(x)) < 0) {
-    report(rc);
-    return exit_code(rc);
+    pf__cli_report(rc);
+    return pf__cli_exit_code(rc);
   }
   const size_t n = pf_sweep_count(x->sw);
   if (x->count_only) {
@@ -483,7 +461,7 @@ static int sweep_main(sweep_cli *x, int argc, char **argv)
   }
   if (x->index_text &&
       (rc = pf_sweep_parse_index(x->index_text, x->index_src, n, &index)) < 0) {
-    report(rc);
+    pf__cli_report(rc);
     return EXIT_USAGE;
   }
   if (x->check) return do_check(x, x->index_text != NULL, index);
@@ -508,7 +486,7 @@ static int sweep_main(sweep_cli *x, int argc, char **argv)
   pf_sweep_share sh;
   if ((rc = pf_sweep_share_for(n, rank, size, per, &sh)) < 0 ||
       (rc = pf_comm_split(sh.group, sh.group_rank)) < 0) {
-    report(rc);
+    pf__cli_report(rc);
     return pf_comm_max_int(EXIT_RUNFAIL);
   }
   if (rank == 0)

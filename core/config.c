@@ -28,6 +28,7 @@
 #include <yaml.h>
 
 #include "config_tree.h"
+#include "strbuf.h"
 #include "pflow/error.h"
 
 const char pf__cmdline_name[] = "command line";
@@ -1132,36 +1133,11 @@ int pf_cfg_matrix(const pf_node *map, const char *key, double **out,
 
 /* ---- emission ----------------------------------------------------------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t len)
-{
-  if (b->oom) return;
-  if (b->n + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (b->n + len + 1 > cap) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, len);
-  b->n += len;
-  b->p[b->n] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+typedef pf__strbuf sbuf;
 
 static void sb_indent(sbuf *b, int n)
 {
-  for (int i = 0; i < n; i++) sb_put(b, " ", 1);
+  for (int i = 0; i < n; i++) pf__strbuf_put(b, " ", 1);
 }
 
 /* Can s be written plain and read back as the same text, inside a block
@@ -1192,37 +1168,37 @@ static int plain_safe(const char *s)
 
 static void emit_quoted(sbuf *b, const char *s)
 {
-  sb_put(b, "\"", 1);
+  pf__strbuf_put(b, "\"", 1);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     char esc[8];
     switch (*p) {
-    case '"': sb_puts(b, "\\\""); continue;
-    case '\\': sb_puts(b, "\\\\"); continue;
-    case '\n': sb_puts(b, "\\n"); continue;
-    case '\t': sb_puts(b, "\\t"); continue;
-    case '\r': sb_puts(b, "\\r"); continue;
+    case '"': pf__strbuf_puts(b, "\\\""); continue;
+    case '\\': pf__strbuf_puts(b, "\\\\"); continue;
+    case '\n': pf__strbuf_puts(b, "\\n"); continue;
+    case '\t': pf__strbuf_puts(b, "\\t"); continue;
+    case '\r': pf__strbuf_puts(b, "\\r"); continue;
     default: break;
     }
     if (*p < 0x20 || *p == 0x7f) {
       snprintf(esc, sizeof esc, "\\x%02x", *p);
-      sb_puts(b, esc);
+      pf__strbuf_puts(b, esc);
     } else if (p[0] == 0xc2 && p[1] == 0x85) {
-      sb_puts(b, "\\N");
+      pf__strbuf_puts(b, "\\N");
       p++;
     } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-      sb_puts(b, p[2] == 0xa8 ? "\\L" : "\\P");
+      pf__strbuf_puts(b, p[2] == 0xa8 ? "\\L" : "\\P");
       p += 2;
     } else {
-      sb_put(b, (const char *)p, 1);
+      pf__strbuf_put(b, (const char *)p, 1);
     }
   }
-  sb_put(b, "\"", 1);
+  pf__strbuf_put(b, "\"", 1);
 }
 
 static void emit_key(sbuf *b, const char *k)
 {
   if (plain_safe(k))
-    sb_puts(b, k);
+    pf__strbuf_puts(b, k);
   else
     emit_quoted(b, k);
 }
@@ -1232,9 +1208,9 @@ static void emit_key(sbuf *b, const char *k)
 static void emit_scalar(sbuf *b, const pf_node *n)
 {
   if (!n->quoted && !n->text[0])
-    sb_puts(b, "null");
+    pf__strbuf_puts(b, "null");
   else if (!n->quoted && plain_safe(n->text))
-    sb_puts(b, n->text);
+    pf__strbuf_puts(b, n->text);
   else
     emit_quoted(b, n->text);
 }
@@ -1254,14 +1230,14 @@ static void emit_flow(sbuf *b, const pf_node *n)
   if (n->kind == PF_NODE_SCALAR) {
     emit_scalar(b, n);
   } else if (n->kind == PF_NODE_MAP) {
-    sb_puts(b, "{}");
+    pf__strbuf_puts(b, "{}");
   } else {
-    sb_put(b, "[", 1);
+    pf__strbuf_put(b, "[", 1);
     for (size_t i = 0; i < n->n; i++) {
-      if (i) sb_puts(b, ", ");
+      if (i) pf__strbuf_puts(b, ", ");
       emit_flow(b, n->kids[i]);
     }
-    sb_put(b, "]", 1);
+    pf__strbuf_put(b, "]", 1);
   }
 }
 
@@ -1273,14 +1249,14 @@ static void emit_entry(sbuf *b, const char *key, const pf_node *v, int indent,
                        int mark_defaults)
 {
   emit_key(b, key);
-  sb_put(b, ":", 1);
+  pf__strbuf_put(b, ":", 1);
   int flow = flowable(v);
   if (flow && !(v->kind == PF_NODE_SCALAR && !v->quoted && !v->text[0])) {
-    sb_put(b, " ", 1);
+    pf__strbuf_put(b, " ", 1);
     emit_flow(b, v);
   }
-  if (mark_defaults && v->is_default) sb_puts(b, "  # default");
-  sb_put(b, "\n", 1);
+  if (mark_defaults && v->is_default) pf__strbuf_puts(b, "  # default");
+  pf__strbuf_put(b, "\n", 1);
   if (!flow) emit_block(b, v, indent + 2, 0, mark_defaults);
 }
 
@@ -1296,10 +1272,10 @@ static void emit_block(sbuf *b, const pf_node *n, int indent, int inline_first,
       continue;
     }
     const pf_node *it = n->kids[i];
-    sb_puts(b, "- ");
+    pf__strbuf_puts(b, "- ");
     if (flowable(it)) {
       emit_flow(b, it);
-      sb_put(b, "\n", 1);
+      pf__strbuf_put(b, "\n", 1);
     } else {
       emit_block(b, it, indent + 2, 1, mark_defaults);
     }
@@ -1312,7 +1288,7 @@ int pf_config_emit(const pf_config *c, int mark_defaults, char **out)
   sbuf b = {0};
   *out = NULL;
   if (c->root->n == 0)
-    sb_puts(&b, "{}\n");
+    pf__strbuf_puts(&b, "{}\n");
   else
     emit_block(&b, c->root, 0, 0, mark_defaults);
   if (b.oom) {

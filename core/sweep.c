@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pflow/error.h"
+#include "strbuf.h"
 
 typedef struct axis {
   char *key, *spec;
@@ -433,51 +434,26 @@ int pf_sweep_job_file(size_t job, size_t n_jobs, char *buf, size_t cap)
 
 /* ---- manifest ------------------------------------------------------------ */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *t, size_t len)
-{
-  if (b->oom) return;
-  if (b->n + len + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + len + 1) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, t, len);
-  b->n += len;
-  b->p[b->n] = '\0';
-}
-
-static void puts_(sbuf *b, const char *t) { put(b, t, strlen(t)); }
+typedef pf__strbuf sbuf;
 
 /* A JSON string literal. */
 static void putj(sbuf *b, const char *t)
 {
   char esc[8];
-  puts_(b, "\"");
+  pf__strbuf_puts(b, "\"");
   for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
     if (*p == '"' || *p == '\\') {
       esc[0] = '\\';
       esc[1] = (char)*p;
-      put(b, esc, 2);
+      pf__strbuf_put(b, esc, 2);
     } else if (*p < 0x20) {
       snprintf(esc, sizeof esc, "\\u%04x", *p);
-      puts_(b, esc);
+      pf__strbuf_puts(b, esc);
     } else {
-      put(b, (const char *)p, 1);
+      pf__strbuf_put(b, (const char *)p, 1);
     }
   }
-  puts_(b, "\"");
+  pf__strbuf_puts(b, "\"");
 }
 
 static int mkdirs(const char *dir)
@@ -509,9 +485,9 @@ static char *read_all(const char *path)
   sbuf b = {0};
   char chunk[4096];
   size_t r;
-  while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, r);
+  while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) pf__strbuf_put(&b, chunk, r);
   fclose(f);
-  if (!b.p) put(&b, "", 0);
+  if (!b.p) pf__strbuf_put(&b, "", 0);
   if (b.oom) {
     free(b.p);
     return NULL;
@@ -524,45 +500,45 @@ static int manifest_text(const pf_sweep *s, const char *config_path,
 {
   char line[128], file[64];
   const size_t n = pf_sweep_count(s);
-  puts_(b, "{\n  \"pflow_sweep\": 1,\n  \"config\": ");
+  pf__strbuf_puts(b, "{\n  \"pflow_sweep\": 1,\n  \"config\": ");
   putj(b, config_path);
-  puts_(b, ",\n  \"overrides\": [");
+  pf__strbuf_puts(b, ",\n  \"overrides\": [");
   for (int i = 0; i < n_fixed; i++) {
-    puts_(b, i ? ", " : "");
+    pf__strbuf_puts(b, i ? ", " : "");
     putj(b, fixed[i]);
   }
-  puts_(b, "],\n  \"order\": \"the first --sweep varies slowest\",\n"
+  pf__strbuf_puts(b, "],\n  \"order\": \"the first --sweep varies slowest\",\n"
            "  \"axes\": [");
   for (size_t k = 0; k < s->n_axes; k++) {
-    puts_(b, k ? ",\n    {\"key\": " : "\n    {\"key\": ");
+    pf__strbuf_puts(b, k ? ",\n    {\"key\": " : "\n    {\"key\": ");
     putj(b, s->axes[k].key);
-    puts_(b, ", \"flag\": ");
+    pf__strbuf_puts(b, ", \"flag\": ");
     putj(b, s->axes[k].spec);
-    puts_(b, ", \"values\": [");
+    pf__strbuf_puts(b, ", \"values\": [");
     for (size_t v = 0; v < s->axes[k].n; v++) {
-      puts_(b, v ? ", " : "");
+      pf__strbuf_puts(b, v ? ", " : "");
       putj(b, s->axes[k].values[v]);
     }
-    puts_(b, "]}");
+    pf__strbuf_puts(b, "]}");
   }
   snprintf(line, sizeof line, "],\n  \"n_jobs\": %zu,\n  \"jobs\": [", n);
-  puts_(b, line);
+  pf__strbuf_puts(b, line);
   for (size_t j = 0; j < n; j++) {
     PF_TRY(pf_sweep_job_file(j, n, file, sizeof file));
     snprintf(line, sizeof line, "%s\n    {\"index\": %zu, \"file\": ",
              j ? "," : "", j);
-    puts_(b, line);
+    pf__strbuf_puts(b, line);
     putj(b, file);
-    puts_(b, ", \"overrides\": {");
+    pf__strbuf_puts(b, ", \"overrides\": {");
     for (size_t k = 0; k < s->n_axes; k++) {
-      puts_(b, k ? ", " : "");
+      pf__strbuf_puts(b, k ? ", " : "");
       putj(b, s->axes[k].key);
-      puts_(b, ": ");
+      pf__strbuf_puts(b, ": ");
       putj(b, s->axes[k].values[pf_sweep_value_index(s, j, k)]);
     }
-    puts_(b, "}}");
+    pf__strbuf_puts(b, "}}");
   }
-  puts_(b, "\n  ]\n}\n");
+  pf__strbuf_puts(b, "\n  ]\n}\n");
   PF_CHECK(!b->oom, PF_ENOMEM, "manifest text");
   return 0;
 }

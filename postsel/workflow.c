@@ -6,6 +6,11 @@
  *   selective density of o with the configured sampler `replicas` times
  *   (independent runs, final particles pooled), compute selective intervals
  *   at postsel.level, write /postsel and /posterior/x, print the table.
+ *   postsel.init: observed starts every particle at o_obs * exp(jitter z)
+ *   instead of the sampler's init: the orthant's default Exp(1) start is
+ *   far from o when the response is in its own units (diabetes: o ~ 100),
+ *   which the entropic dual's RMSProp steps (~lr in log o per step) need
+ *   hundreds of iterations to climb.
  *
  * Study mode (postsel.simulate given, no target section): a coverage study
  *   under the global null: each replication simulates an equicorrelated

@@ -121,8 +121,12 @@ static int killed_runs_leave_valid_files(void)
   for (int k = 0; k < 3; k++) {
     int rc = pf_test_sh(
         "%s run configs/quickstart.yaml %s output.path=%s/kill%d.h5 "
-        "2>/dev/null & pid=$!; sleep 0.%d; kill -9 $pid; wait $pid; exit 0",
-        P, args, T, k, 5 + 3 * k);
+        "2>/dev/null & pid=$!; "
+        /* On a loaded machine a fixed delay can end before the output
+         * exists: wait for the file (up to 20 s), then kill part-way. */
+        "i=0; while [ ! -s %s/kill%d.h5 ] && [ $i -lt 400 ]; do sleep 0.05; "
+        "i=$((i+1)); done; sleep 0.%d; kill -9 $pid; wait $pid; exit 0",
+        P, args, T, k, T, k, 5 + 3 * k);
     PF_T_ASSERT(rc == 0, "kill run");
     rc = pf_test_sh(CHECK_RUN " %s/kill%d.h5 --n-iter 100000000 --particles "
                     "20000 --dim 2 --traj-every 5 --diag-every 5 --status "
