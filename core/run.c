@@ -152,9 +152,8 @@ typedef struct run {
   const char *ref_file, *ref_dataset;
   /* MPI, sharded chains (include/pflow/comm.h): p holds this rank's block,
    * pall every chain, gathered by sync() before anything reads or writes
-   * the whole set; stat_all the gathered chain stats.  NULL otherwise. */
+   * the whole set.  NULL otherwise. */
   pf_particles *pall;
-  double *stat_all;
   size_t n_all;         /* particles (chains) over all ranks */
 } run;
 
@@ -165,7 +164,6 @@ static void run_free(run *r)
   if (r->sops && r->sops->destroy) r->sops->destroy(r->sstate);
   pf_particles_destroy(&r->p);
   pf_particles_destroy(&r->pall);
-  free(r->stat_all);
   pf_target_destroy(&r->target);
   pf_h5_close(&r->h5);
   pf_progress_destroy(&r->prog);
@@ -377,21 +375,15 @@ static int create_draws(run *r)
 }
 
 /* MPI, sharded chains: gather every chain's position, log density and
- * score into r->pall (and with stats, the chain stats into r->stat_all) on
- * every rank.  Collective; a no-op otherwise. */
-static int sync(run *r, int stats)
+ * score into r->pall on every rank (for the diagnostics; draws and chain
+ * stats are written per rank).  Collective; a no-op otherwise. */
+static int sync(run *r)
 {
   if (!r->pall) return 0;
   const size_t n = r->n_all, d = r->p->d;
   PF_TRY(pf_comm_gather_rows(r->p->x, n, d, r->pall->x, 1));
   PF_TRY(pf_comm_gather_rows(r->p->logp, n, 1, r->pall->logp, 1));
   PF_TRY(pf_comm_gather_rows(r->p->grad, n, d, r->pall->grad, 1));
-  if (stats && r->sops->n_chain_stats) {
-    PF_TRY(r->sops->chain_stats(r->sstate, r->stat_buf));
-    for (size_t k = 0; k < r->sops->n_chain_stats; k++)
-      PF_TRY(pf_comm_gather_rows(r->stat_buf + k * r->p->n, n, 1,
-                                 r->stat_all + k * n, 1));
-  }
   return 0;
 }
 
@@ -449,10 +441,6 @@ static int plan_draws(run *r, const pf_node *root, long long n_iter)
   }
   r->stat_buf = pf_alloc_doubles(r->sops->n_chain_stats * r->p->n + 1);
   PF_CHECK(r->stat_buf, PF_ENOMEM, "allocating chain statistics");
-  if (r->pall) {
-    r->stat_all = pf_alloc_doubles(r->sops->n_chain_stats * r->n_all + 1);
-    PF_CHECK(r->stat_all, PF_ENOMEM, "allocating chain statistics");
-  }
   return 0;
 }
 
@@ -822,7 +810,7 @@ int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
    * failing on rank 0 skips no collective; the ranks agree on rc at the end
    * of every iteration. */
   if (start > 1) goto init_end; /* resumed: iteration 0 is on file */
-  PF_TRY_GOTO(rc, sync(&r, 0), init_end);
+  PF_TRY_GOTO(rc, sync(&r), init_end);
   PF_TRY_GOTO(rc, record_diagnostics(&r, 0, info, 0.0, res, note, sizeof note), init_end);
   if (r.traj) {
     PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", 0), init_end);
@@ -842,7 +830,7 @@ init_end:
     const int diag = it % diag_every == 0 || it == (long)n_iter;
     /* Output takes each rank's own rows (pf_h5_var_split); only the
      * metrics need every chain. */
-    if (diag && r.n_metrics) PF_TRY_GOTO(rc, sync(&r, 0), iter_end);
+    if (diag && r.n_metrics) PF_TRY_GOTO(rc, sync(&r), iter_end);
     if (draw) PF_TRY_GOTO(rc, append_draw(&r, it), iter_end);
     if (snap) {
       PF_TRY_GOTO(rc, pf_h5_dim_append(r.h5, "trajectory", "iteration", it), iter_end);

@@ -24,7 +24,8 @@
  * iterations).  Optional noise injection at level t with beta_t =
  * noise_level sigma_t.
  *
- * Not implemented from DMMD: the learned noise-conditional deep kernel
+ * Outside this sampler's scope (stated so users know what they get): DMMD's
+ * learned noise-conditional deep kernel
  * k_t(x, y) = k(phi_theta(x, t), phi_theta(y, t)) and its non-adversarial
  * training (gradient and l2 penalties) -- the kernel here is a fixed
  * Gaussian whose bandwidth follows the noise level; the linear-kernel and
