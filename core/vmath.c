@@ -55,6 +55,7 @@ static inline __m256d log1p4(__m256d x)
 
 PF__VM_UNARY(log1p, log1p4, 0.0)
 PF__VM_UNARY(expm1, Sleef_expm1d4_u10avx2, 0.0)
+PF__VM_UNARY(exp_neg, pf_vm_exp_neg4, 0.0)
 
 void pf_vm_sincos(size_t n, const double *x, double *s, double *c)
 {

@@ -9,10 +9,9 @@
  *  - low dimension (d <= PF_WITNESS_LOWD): direct differences, the point
  *    sets stored coordinate-major (SoA) and read 4 at a time; for a
  *    single-bandwidth Gaussian kernel everything stays in AVX2 registers
- *    with an inlined exp (Cody-Waite reduction, degree-12 Taylor
- *    polynomial on |r| <= ln2/2 + 2^-40: truncation < 2e-16 relative, so
- *    within ~2 ulp of the true exp; tested against libm in
- *    tests/test_mmd_flow.c), because at d = 2 the exp is the whole cost and
+ *    with the inlined base-2 exp of include/pflow/vmath.h (the points
+ *    pre-scaled so that the kernel is 2^(-r2); tested against libm in
+ *    tests/test_vmath.c), because at d = 2 the exp is the whole cost and
  *    going through an array call (pf_kernel_eval, SLEEF) costs about as
  *    much again in loads, stores and the call; other kernels use strips of
  *    PF__WSTRIP pairs through pf_kernel_eval.  The dot-product engine would
@@ -35,6 +34,7 @@
 #include "pflow/error.h"
 #include "pflow/kernel.h"
 #include "pflow/particles.h"
+#include "pflow/vmath.h"
 
 extern const pf_kernel_ops pf_kernel_rbf;
 
@@ -105,128 +105,67 @@ fail:
   return rc;
 }
 
-/* ---- the inlined exp (x <= 0) ------------------------------------------- */
-
-#ifdef PF_WIT_AVX2
-/* exp(x) for x <= 0 (NaN propagates; below -708 the result is exp(-708),
- * 3.3e-308, which only matters as an absolute 3e-308).  x = n ln2 + r,
- * exp(x) = 2^n exp(r), exp(r) by Taylor to degree 12 (Estrin). */
-static inline __m256d exp_neg4(__m256d x)
-{
-  const __m256d lo = _mm256_set1_pd(-708.0);
-  x = _mm256_max_pd(lo, x); /* NaN in x is returned as is */
-  __m256d n = _mm256_round_pd(
-      _mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634074)),
-      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
-  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-#define C(v) _mm256_set1_pd(v)
-  __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2),
-          r8 = _mm256_mul_pd(r4, r4);
-  /* pairs c_k + c_{k+1} r */
-  __m256d p01 = _mm256_fmadd_pd(r, C(1.0), C(1.0));
-  __m256d p23 = _mm256_fmadd_pd(r, C(1.0 / 6), C(0.5));
-  __m256d p45 = _mm256_fmadd_pd(r, C(1.0 / 120), C(1.0 / 24));
-  __m256d p67 = _mm256_fmadd_pd(r, C(1.0 / 5040), C(1.0 / 720));
-  __m256d p89 = _mm256_fmadd_pd(r, C(1.0 / 362880), C(1.0 / 40320));
-  __m256d p1011 = _mm256_fmadd_pd(r, C(1.0 / 39916800), C(1.0 / 3628800));
-  __m256d p12 = C(1.0 / 479001600);
-  __m256d q0 = _mm256_fmadd_pd(r2, p23, p01);       /* degree 0..3 */
-  __m256d q1 = _mm256_fmadd_pd(r2, p67, p45);       /* degree 4..7 */
-  __m256d q2 = _mm256_fmadd_pd(r2, p1011, p89);     /* degree 8..11 */
-  __m256d s0 = _mm256_fmadd_pd(r4, q1, q0);         /* 0..7 */
-  __m256d s1 = _mm256_fmadd_pd(r4, p12, q2);        /* 8..12 */
-  __m256d p = _mm256_fmadd_pd(r8, s1, s0);
-#undef C
-  /* 2^n from the bits of n + 1.5 2^52 (low bits hold n) */
-  __m256d t = _mm256_add_pd(n, _mm256_set1_pd(6755399441055744.0));
-  __m256i e = _mm256_slli_epi64(
-      _mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023)), 52);
-  return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
-}
-#endif
-
-void pf__exp_neg(size_t n, const double *x, double *y)
-{
-  size_t i = 0;
-#ifdef PF_WIT_AVX2
-  for (; i + 4 <= n; i += 4)
-    _mm256_storeu_pd(y + i, exp_neg4(_mm256_loadu_pd(x + i)));
-  if (i < n) {
-    double a[4] = {0, 0, 0, 0}, b[4];
-    for (size_t k = 0; i + k < n; k++) a[k] = x[i + k];
-    _mm256_storeu_pd(b, exp_neg4(_mm256_loadu_pd(a)));
-    for (size_t k = 0; i + k < n; k++) y[i + k] = b[k];
-  }
-#else
-  for (; i < n; i++) y[i] = exp(x[i] < -708.0 ? -708.0 : x[i]);
-#endif
-}
-
 /* ---- low-dimensional path ----------------------------------------------- */
 
-/* A d x cap SoA copy of the cnt rows of A, zero padded. */
-static void pack_soa(size_t cnt, size_t d, const double *A, double *T,
-                     size_t cap)
+/* A d x cap SoA copy of the cnt rows of A times sc, zero padded. */
+static void pack_soa(size_t cnt, size_t d, const double *A, double sc,
+                     double *T, size_t cap)
 {
   for (size_t k = 0; k < d; k++) {
     double *t = T + k * cap;
-    for (size_t j = 0; j < cnt; j++) t[j] = A[j * d + k];
+    for (size_t j = 0; j < cnt; j++) t[j] = sc * A[j * d + k];
     for (size_t j = cnt; j < round4(cnt); j++) t[j] = 0.0;
   }
 }
 
-/* Gaussian single-bandwidth kernel exp(-ih r2), one row: acc[k] = sum_j
- * e_j (p_jk - z_k), *s = sum_j e_j, over the cnt points of Pt (SoA, cap). */
+/* Gaussian single-bandwidth kernel, one row, with the points and z stored
+ * pre-scaled by sc = sqrt(ih log2 e) so that exp(-ih r2) = 2^(-r2'):
+ * acc[k] = sum_j e_j (p'_jk - z'_k), *s = sum_j e_j over the cnt points of
+ * Pt (SoA, cap).  Folding ih and log2 e into the coordinates leaves the
+ * exponent's range reduction a single rounding; at d = 2 the exp is
+ * nearly all the work. */
 #ifdef PF_WIT_AVX2
-static inline __attribute__((always_inline)) void
-rbf_row(const size_t D, const double *z, const double *Pt, size_t cap,
-        size_t cnt, double mih, int want_grad, double *acc, double *s)
+static inline __attribute__((always_inline)) __m256d
+rbf_neg_r2(const size_t D, const __m256d *zb, const double *Pt, size_t cap,
+           size_t j, __m256d *dk)
 {
-  __m256d zb[PF_WITNESS_LOWD] = {0}, av[PF_WITNESS_LOWD] = {0};
-  const __m256d m = _mm256_set1_pd(mih);
+  __m256d t = _mm256_setzero_pd();
 #pragma GCC unroll 8
   for (size_t k = 0; k < D; k++) {
-    zb[k] = _mm256_set1_pd(z[k]);
-    av[k] = _mm256_setzero_pd();
+    dk[k] = _mm256_sub_pd(_mm256_load_pd(Pt + k * cap + j), zb[k]);
+    t = _mm256_fnmadd_pd(dk[k], dk[k], t);
   }
+  return t;
+}
+
+static inline __attribute__((always_inline)) void
+rbf_row(const size_t D, const double *z, const double *Pt, size_t cap,
+        size_t cnt, int want_grad, double *acc, double *s)
+{
+  __m256d zb[PF_WITNESS_LOWD] = {0}, av[PF_WITNESS_LOWD] = {0},
+          dk[PF_WITNESS_LOWD] = {0};
+#pragma GCC unroll 8
+  for (size_t k = 0; k < D; k++) zb[k] = _mm256_set1_pd(z[k]);
   __m256d as = _mm256_setzero_pd();
   const size_t full = cnt / 4 * 4;
   if (want_grad) {
     for (size_t j = 0; j < full; j += 4) {
-      __m256d dk[PF_WITNESS_LOWD] = {0}, r2 = _mm256_setzero_pd();
-#pragma GCC unroll 8
-      for (size_t k = 0; k < D; k++) {
-        dk[k] = _mm256_sub_pd(_mm256_load_pd(Pt + k * cap + j), zb[k]);
-        r2 = _mm256_fmadd_pd(dk[k], dk[k], r2);
-      }
-      __m256d e = exp_neg4(_mm256_mul_pd(r2, m));
+      const __m256d e = pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, j, dk));
       as = _mm256_add_pd(as, e);
 #pragma GCC unroll 8
       for (size_t k = 0; k < D; k++) av[k] = _mm256_fmadd_pd(e, dk[k], av[k]);
     }
   } else {
-    for (size_t j = 0; j < full; j += 4) {
-      __m256d r2 = _mm256_setzero_pd();
-#pragma GCC unroll 8
-      for (size_t k = 0; k < D; k++) {
-        __m256d t = _mm256_sub_pd(_mm256_load_pd(Pt + k * cap + j), zb[k]);
-        r2 = _mm256_fmadd_pd(t, t, r2);
-      }
-      as = _mm256_add_pd(as, exp_neg4(_mm256_mul_pd(r2, m)));
-    }
+    for (size_t j = 0; j < full; j += 4)
+      as = _mm256_add_pd(
+          as, pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, j, dk)));
   }
   if (full < cnt) {
     const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
     const __m256d mask = _mm256_castsi256_pd(_mm256_cmpgt_epi64(
         _mm256_set1_epi64x((long long)(cnt - full)), lane));
-    __m256d dk[PF_WITNESS_LOWD] = {0}, r2 = _mm256_setzero_pd();
-#pragma GCC unroll 8
-    for (size_t k = 0; k < D; k++) {
-      dk[k] = _mm256_sub_pd(_mm256_load_pd(Pt + k * cap + full), zb[k]);
-      r2 = _mm256_fmadd_pd(dk[k], dk[k], r2);
-    }
-    __m256d e = _mm256_and_pd(exp_neg4(_mm256_mul_pd(r2, m)), mask);
+    const __m256d e = _mm256_and_pd(
+        pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, full, dk)), mask);
     as = _mm256_add_pd(as, e);
     if (want_grad)
 #pragma GCC unroll 8
@@ -299,16 +238,17 @@ static int rbf_single(const pf_kernel *k, double *ih)
 
 #ifdef PF_WIT_AVX2
 /* One row for a compile-time dimension D (inlined per case of lowd_rbf's
- * switch, so the D-arrays live in registers). */
+ * switch, so the D-arrays live in registers); sc as in rbf_row. */
 static inline __attribute__((always_inline)) void
-rbf_both(const size_t D, const pf_witness *w, const double *z, double mih,
-         size_t nx, double a, size_t m, double b, double *v, double *rows)
+rbf_both(const size_t D, const pf_witness *w, const double *z, double sc,
+         double g, size_t nx, double a, size_t m, double b, double *v,
+         double *rows)
 {
-  double acc[PF_WITNESS_LOWD] = {0}, accy[PF_WITNESS_LOWD] = {0}, sx = 0.0,
-         sy = 0.0;
-  const double g = -2.0 * mih; /* grad_z k = 2 ih (p - z) k */
-  if (nx) rbf_row(D, z, w->xt, w->capx, nx, mih, v != NULL, acc, &sx);
-  if (m) rbf_row(D, z, w->yt, w->capy, m, mih, v != NULL, accy, &sy);
+  double acc[PF_WITNESS_LOWD] = {0}, accy[PF_WITNESS_LOWD] = {0},
+         zs[PF_WITNESS_LOWD] = {0}, sx = 0.0, sy = 0.0;
+  for (size_t c = 0; c < D; c++) zs[c] = sc * z[c];
+  if (nx) rbf_row(D, zs, w->xt, w->capx, nx, v != NULL, acc, &sx);
+  if (m) rbf_row(D, zs, w->yt, w->capy, m, v != NULL, accy, &sy);
   if (v)
     for (size_t c = 0; c < D; c++)
       v[c] = (nx ? a * g * acc[c] : 0.0) + (m ? b * g * accy[c] : 0.0);
@@ -316,19 +256,19 @@ rbf_both(const size_t D, const pf_witness *w, const double *z, double mih,
   rows[1] = sy;
 }
 
-static void lowd_rbf(pf_witness *w, double ih, size_t n, const double *Z,
-                     size_t nx, double a, size_t m, double b, double *V,
-                     int nthr)
+/* grad_z exp(-ih |z - p|^2) = 2 ih (p - z) k = (2 ih / sc) (p' - z') k. */
+static void lowd_rbf(pf_witness *w, double sc, double g, size_t n,
+                     const double *Z, size_t nx, double a, size_t m, double b,
+                     double *V, int nthr)
 {
   const size_t d = w->d;
-  const double mih = -ih;
 #pragma omp parallel for schedule(static) num_threads(nthr)
   for (size_t i = 0; i < n; i++) {
     const double *z = Z + i * d;
     double *v = V ? V + i * d : NULL, *rows = w->rows + 2 * i;
     switch (d) {
 #define CASE(D) \
-  case D: rbf_both(D, w, z, mih, nx, a, m, b, v, rows); break;
+  case D: rbf_both(D, w, z, sc, g, nx, a, m, b, v, rows); break;
       CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
 #undef CASE
     default: break;
@@ -362,6 +302,8 @@ static void lowd_generic(pf_witness *w, const pf_kernel *k, size_t n,
   }
 }
 
+const double *pf__witness_row_sums(const pf_witness *w) { return w->rows; }
+
 int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
                     const double *Z, size_t nx, const double *X, double a,
                     size_t m, const double *Y, double b, double *V,
@@ -393,14 +335,17 @@ int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
   }
   int nthr = omp_get_max_threads();
   if (nthr > w->nthreads) nthr = w->nthreads;
-  if (nx) pack_soa(nx, d, X, w->xt, w->capx);
-  if (m) pack_soa(m, d, Y, w->yt, w->capy);
   double ih;
   if (rbf_single(k, &ih)) {
 #ifdef PF_WIT_AVX2
-    lowd_rbf(w, ih, n, Z, nx, a, m, b, V, nthr);
+    const double sc = sqrt(ih * 1.4426950408889634074);
+    if (nx) pack_soa(nx, d, X, sc, w->xt, w->capx);
+    if (m) pack_soa(m, d, Y, sc, w->yt, w->capy);
+    lowd_rbf(w, sc, 2.0 * ih / sc, n, Z, nx, a, m, b, V, nthr);
 #endif
   } else {
+    if (nx) pack_soa(nx, d, X, 1.0, w->xt, w->capx);
+    if (m) pack_soa(m, d, Y, 1.0, w->yt, w->capy);
     lowd_generic(w, k, n, Z, nx, a, m, b, V, nthr);
   }
   if (ks) {

@@ -17,7 +17,7 @@ static void rbf_profile(const void *ctx, size_t n, const double *r2,
   /* The engine's inlined exp (kernels/pairwise_mmd.c: ~2 ulp, about twice
    * SLEEF's throughput here); it stops at exp(-708), so the rare smaller
    * arguments (subnormal or zero results) take libm. */
-  pf__exp_neg(n, f, f);
+  pf_vm_exp_neg(n, f, f);
   for (size_t i = 0; i < n; i++)
     if (m * r2[i] < -708.0) f[i] = exp(m * r2[i]);
   if (f1 && f2)

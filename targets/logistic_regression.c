@@ -5,7 +5,7 @@
  *
  * The n particles are evaluated together, as two GEMMs per block (the cost
  * is all in them): Z = Theta X^T gives every particle's logits on every
- * data row, then per entry (exp_neg and log1p_unit below, stable for any
+ * data row, then per entry (pf_vm_exp_neg and log1p_unit below, stable for any
  * |z|) with u = s z,
  * s = 2y - 1:
  *   log sigmoid(u)  = min(u, 0) - log1p(exp(-|u|)),
@@ -385,65 +385,6 @@ static void log1p_unit(size_t n, const double *e, double *l)
   }
 }
 
-/* exp(x) for x <= 0, four lanes, within 1 ulp of glibc's exp on
- * [-708, 0] (checked on 4e7 points): x = n ln 2 + r, |r| <= ln 2 / 2 (Cody
- * and Waite's two-part ln 2, fdlibm's split), the degree-13 Taylor
- * polynomial of exp(r) (remainder below 2^-56), times 2^n built in the
- * exponent field.  Below -708 it returns 0 instead of a subnormal (the
- * terms it feeds are then under 1e-307); NaN stays NaN.  Cheaper than
- * SLEEF's general exp, whose range and special-case handling these
- * arguments (-|u|) do not need. */
-static inline __m256d exp_neg4(__m256d x)
-{
-#define EX_C(v) _mm256_set1_pd(v)
-  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, EX_C(1.4426950408889634)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d r = _mm256_fnmadd_pd(n, EX_C(6.93147180369123816490e-01), x);
-  r = _mm256_fnmadd_pd(n, EX_C(1.90821492927058770002e-10), r);
-  __m256d q = EX_C(1.0 / 6227020800.0);
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 479001600.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 39916800.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 3628800.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 362880.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 40320.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 5040.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 720.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 120.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 24.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0 / 6.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(0.5));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0));
-  q = _mm256_fmadd_pd(q, r, EX_C(1.0));
-  const __m256d nc = _mm256_max_pd(n, EX_C(-1022.0));
-  __m256i k = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(nc));
-  k = _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52);
-  const __m256d y = _mm256_mul_pd(q, _mm256_castsi256_pd(k));
-  const __m256d keep = _mm256_or_pd(_mm256_cmp_pd(x, EX_C(-708.0), _CMP_GE_OQ),
-                                    _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
-  return _mm256_and_pd(y, keep);
-#undef EX_C
-}
-
-/* e = exp(e) in place for n entries <= 0, as log1p_unit. */
-static void exp_neg(size_t n, double *e)
-{
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) { /* two independent chains in flight */
-    const __m256d a = exp_neg4(_mm256_loadu_pd(e + i));
-    const __m256d b = exp_neg4(_mm256_loadu_pd(e + i + 4));
-    _mm256_storeu_pd(e + i, a);
-    _mm256_storeu_pd(e + i + 4, b);
-  }
-  for (; i + 4 <= n; i += 4)
-    _mm256_storeu_pd(e + i, exp_neg4(_mm256_loadu_pd(e + i)));
-  if (i < n) {
-    double t[4] = {0.0, 0.0, 0.0, 0.0};
-    memcpy(t, e + i, (n - i) * sizeof(double));
-    _mm256_storeu_pd(t, exp_neg4(_mm256_loadu_pd(t)));
-    memcpy(e + i, t, (n - i) * sizeof(double));
-  }
-}
-
 /* One sub-chunk of nc <= SP particles (rows Th, nc x p) against the data
  * D (nd x p) with signs s, likelihood terms scaled by c, in the calling
  * thread with workspace w.  lp (nc) and G (nc x p) may be NULL; G gets
@@ -486,7 +427,7 @@ static void eval_sub(const logreg *g, double *w, size_t nc, const double *Th,
         z[i] = u;
         e[i] = -fabs(u);
       }
-      exp_neg(db, e);
+      pf_vm_exp_neg(db, e, e);
       if (lp) {
         log1p_unit(db, e, l);
         /* Four partial sums in a fixed pattern (vectorizable, and the

@@ -218,6 +218,82 @@ static int test_sincos(void)
   return acc_check(&ac, "cos");
 }
 
+/* The inline exponentials for non-positive arguments (pf_vm_exp_neg4,
+ * pf_vm_exp2_neg4): their whole range, small arguments and the points
+ * where the range reduction's rounding switches (k + 1/2, in units of ln 2
+ * for exp).  Bound 2 ULP of the true value: the fitted polynomial's error
+ * is 3e-18 relative, the reduction is exact (exp2) or carries ~1e-16 of
+ * |r| (exp, two-part ln 2), and Horner's rule and the final product add
+ * about one rounding each. */
+static double gen_exp_neg(size_t k)
+{
+  switch (k % 4) {
+  case 0: return sm_lin(-708.0, 0.0);
+  case 1: return -sm_log(1e-300, 5.0, 0);
+  case 2: return -((double)(sm_next() % 1021) + 0.5) * 0.6931471805599453 *
+                 (1.0 + sm_log(1e-17, 1e-12, 1));
+  default: return sm_lin(-1.0, 0.0);
+  }
+}
+static double gen_exp2_neg(size_t k)
+{
+  switch (k % 4) {
+  case 0: return sm_lin(-1021.0, 0.0);
+  case 1: return -sm_log(1e-300, 5.0, 0);
+  case 2: return -((double)(sm_next() % 1021) + 0.5) *
+                 (1.0 + sm_log(1e-17, 1e-12, 1));
+  default: return sm_lin(-1.0, 0.0);
+  }
+}
+
+static void exp2_neg_array(size_t n, const double *x, double *y)
+{
+  for (size_t i = 0; i + 4 <= n; i += 4) /* NPTS is a multiple of 4 */
+    _mm256_storeu_pd(y + i, pf_vm_exp2_neg4(_mm256_loadu_pd(x + i)));
+}
+
+static int check_neg(const char *name, void (*vm)(size_t, const double *,
+                                                     double *),
+                     long double (*fl)(long double), gen_fn gen,
+                     uint64_t seed)
+{
+  double *x = gen_points(gen, seed), *y = malloc(NPTS * sizeof *y);
+  PF_T_ASSERT(x && y, "malloc");
+  vm(NPTS, x, y);
+  double worst = 0.0, at = 0.0;
+  for (size_t k = 0; k < NPTS; k++) {
+    long double ex = fl((long double)x[k]);
+    double e = (double)(fabsl((long double)y[k] - ex) / ulp_of(ex));
+    if (!(e <= worst)) worst = e, at = x[k];
+  }
+  free(x);
+  free(y);
+  if (getenv("PF_TEST_VERBOSE"))
+    printf("    %-8s max %.3f ULP (x = %.17g)\n", name, worst, at);
+  PF_T_ASSERT(worst <= 2.0, "%s: %.3f ULP at x = %.17g", name, worst, at);
+  return 0;
+}
+
+static int test_exp_neg(void)
+{
+  if (check_neg("exp_neg", pf_vm_exp_neg, expl, gen_exp_neg, 5)) return 1;
+  if (check_neg("exp2_neg", exp2_neg_array, exp2l, gen_exp2_neg, 6))
+    return 1;
+  /* NaN stays NaN; -inf and arguments below the clamp give the clamp's
+   * value, far below any term the callers add */
+  double z[4] = {NAN, -INFINITY, -800.0, 0.0}, o[4];
+  pf_vm_exp_neg(4, z, o);
+  PF_T_ASSERT(isnan(o[0]) && o[1] >= 0 && o[1] < 1e-300 && o[2] < 1e-300 &&
+                  o[3] == 1.0,
+              "NaN %g, -inf %g, -800 %g, 0 %g", o[0], o[1], o[2], o[3]);
+  __m256d t = pf_vm_exp2_neg4(_mm256_set_pd(0.0, -2000.0, -INFINITY, NAN));
+  _mm256_storeu_pd(o, t);
+  PF_T_ASSERT(isnan(o[0]) && o[1] < 1e-300 && o[2] < 1e-300 && o[3] == 1.0,
+              "exp2: NaN %g, -inf %g, -2000 %g, 0 %g", o[0], o[1], o[2],
+              o[3]);
+  return 0;
+}
+
 /* ---- special values ---------------------------------------------------- */
 
 /* Bitwise equality, so signed zeros and NaNs are checked too. */
@@ -411,6 +487,7 @@ const pf_test_case pf_tests_vmath[] = {
     {"log1p_ulp", test_log1p},
     {"expm1_ulp", test_expm1},
     {"sincos_ulp", test_sincos},
+    {"exp_neg_ulp", test_exp_neg},
     {"special_values", test_special_values},
     {"lengths_tails_aliasing", test_lengths_and_aliasing},
     {"box_muller", test_box_muller},

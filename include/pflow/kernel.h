@@ -256,9 +256,12 @@ int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
                     size_t m, const double *Y, double b, double *V,
                     double ks[2]);
 
-/* Internal: y = exp(x) for x <= 0 (the inlined exp of the witness path;
- * below -708 it returns exp(-708)).  For tests. */
-void pf__exp_neg(size_t n, const double *x, double *y);
+/* Internal: the per-row kernel sums of the last pf_witness_grad call on
+ * the low-dimensional path (d <= PF_WITNESS_LOWD): 2 per evaluation row
+ * (with X, with Y); its ks are their sums in row order.  Workspace memory,
+ * valid until the next call (samplers/mmd_flow.c splits rows across MPI
+ * ranks with it). */
+const double *pf__witness_row_sums(const pf_witness *w);
 
 /* Internal: y = sqrt(x), vectorized (x >= 0). */
 void pf__vsqrt(size_t n, const double *x, double *y);

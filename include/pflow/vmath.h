@@ -18,6 +18,9 @@ void pf_vm_exp(size_t n, const double *x, double *y);
 void pf_vm_log(size_t n, const double *x, double *y);
 void pf_vm_log1p(size_t n, const double *x, double *y);
 void pf_vm_expm1(size_t n, const double *x, double *y);
+/* exp(x) for x <= 0 only (kernel values, logistic terms), through
+ * pf_vm_exp_neg4 below: within 2 ulp; below -708 it returns exp(-708). */
+void pf_vm_exp_neg(size_t n, const double *x, double *y);
 void pf_vm_sincos(size_t n, const double *x, double *s, double *c);
 
 /* In place Box-Muller: pairs (u[2k], u[2k+1]) of uniforms in (0, 1] become
@@ -26,6 +29,71 @@ void pf_vm_box_muller(size_t npairs, double *u);
 
 /* SIMD instruction set the wrappers were built for ("avx2"). */
 const char *pf_vm_isa(void);
+
+/* ---- inline four-lane exponentials for hot loops (AVX2 + FMA builds) ----
+ * Kernel values exp(-c r2) and logistic terms exp(-|u|) only need
+ * non-positive arguments, so these skip SLEEF's range and special-case
+ * handling.  Both reduce to a degree-11 polynomial fitted on Chebyshev
+ * nodes (mpmath chebyfit; truncation error 3.2e-18, far below half an ulp)
+ * evaluated by Horner's rule, times 2^n built in the exponent field.
+ * Within 2 ulp of glibc's exp / exp2 (tests/test_vmath.c).  Arguments
+ * below the clamp (exp: -708, exp2: -1021) return the clamp's value
+ * (< 3.4e-308, an absolute error no caller can see); NaN stays NaN. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* Horner's rule for a degree-11 polynomial, coefficients c[0] (highest
+ * degree) to c[11] (constant). */
+static inline __m256d pf__vm_horner12(__m256d r, const double *c)
+{
+  __m256d q = _mm256_set1_pd(c[0]);
+#pragma GCC unroll 11
+  for (int k = 1; k < 12; k++) q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(c[k]));
+  return q;
+}
+
+/* exp(x), x <= 0: x = n ln2 + r with n = round(x log2 e) (one fused
+ * multiply-add into 1.5 2^52 rounds it), r by Cody and Waite's two-part
+ * ln 2, |r| <= ln2/2. */
+static inline __m256d pf_vm_exp_neg4(__m256d x)
+{
+  static const double c[12] = {
+      2.511003760627545e-08,  2.763263963944634e-07, 2.7557240918578127e-06,
+      2.4801485482327396e-05, 0.00019841269890047116, 0.0013888888952314775,
+      0.008333333333319601,   0.0416666666664881,     0.1666666666666668,
+      0.5000000000000019,     1.0,                    1.0};
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0); /* 1.5 2^52 */
+  x = _mm256_max_pd(_mm256_set1_pd(-708.0), x); /* NaN: second operand */
+  const __m256d tm =
+      _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634074), magic);
+  const __m256d n = _mm256_sub_pd(tm, magic);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  const __m256d p = pf__vm_horner12(r, c);
+  /* the low bits of tm hold n; (n + 1023) << 52 is 2^n */
+  const __m256i e = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_castpd_si256(tm), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+}
+
+/* 2^t, t <= 0: t = n + f, n = round(t), |f| <= 1/2 (exact). */
+static inline __m256d pf_vm_exp2_neg4(__m256d t)
+{
+  static const double c[12] = {
+      4.4558179083360645e-10, 7.074194297288521e-09,  1.0178057087733941e-07,
+      1.3215432535912375e-06, 1.5252733841556773e-05, 0.00015403530463724353,
+      0.001333355814640647,   0.009618129107587256,   0.055504108664821625,
+      0.24022650695910158,    0.6931471805599453,     1.0};
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+  t = _mm256_max_pd(_mm256_set1_pd(-1021.0), t);
+  const __m256d tm = _mm256_add_pd(t, magic);
+  const __m256d f = _mm256_sub_pd(t, _mm256_sub_pd(tm, magic));
+  const __m256d p = pf__vm_horner12(f, c);
+  const __m256i e = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_castpd_si256(tm), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+}
+#endif
 
 #ifdef __cplusplus
 }
