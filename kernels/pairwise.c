@@ -75,6 +75,7 @@ struct pf_pairwise {
   double *coll;       /* per thread + 1: collected candidates */
   double *tmin;       /* per thread: smallest value above the bucket */
   size_t *ncoll;      /* per thread: number collected */
+  double *wcoll;      /* window gathering: FIT_WTOTAL, split by thread */
   const double *rsrc; /* set: pair_rows reads r2 tiles from rt */
   double *bs;         /* rbf rows s_j + 2 m y_j (see pair_rows) */
 };
@@ -118,6 +119,7 @@ void pf_pairwise_destroy(pf_pairwise **w)
   free((*w)->coll);
   free((*w)->tmin);
   free((*w)->ncoll);
+  free((*w)->wcoll);
   free(*w);
   *w = NULL;
 }
@@ -908,9 +910,13 @@ int pf_pair_kgrad(pf_pairwise *w, const pf_kernel *k, size_t n,
  *
  * Selection: a deterministic sample of FIT_SAMPLE pairs (exact differences)
  * brackets the wanted rank in a window [lo, hi) holding a few percent of
- * the pairs; the tile pass counts the pairs below lo and histograms the
- * window into FIT_NB equal buckets; a second pass collects the one bucket
- * holding the rank (and the smallest value above it) and quickselect ends.
+ * the pairs.  When the window's expected count fits FIT_WTOTAL / 2 (n up to
+ * about 2500), one tile pass counts the pairs below lo and gathers the
+ * window's values (and the smallest value above it), and quickselect ends:
+ * a single pass before the direction's.  Otherwise the tile pass counts
+ * the pairs below lo and histograms the window into FIT_NB equal buckets;
+ * a second pass collects the one bucket holding the rank (and the smallest
+ * value above it) and quickselect ends.
  * When the sample misses (rank outside the window, or a bucket too full:
  * many equal distances) a radix selection on the bit patterns takes over
  * (non-negative doubles order like their bits): 16 bits per pass until at
@@ -924,7 +930,8 @@ enum {
   FIT_NB = 1 << FIT_BITS,
   FIT_MAXC = 1 << 14,
   FIT_SAMPLE = 8192,
-  FIT_STORE_D = 16
+  FIT_STORE_D = 16,
+  FIT_WTOTAL = 1 << 18
 };
 
 int pf_pairwise_reserve_fit(pf_pairwise *w)
@@ -944,7 +951,8 @@ int pf_pairwise_reserve_fit(pf_pairwise *w)
   w->coll = pf_alloc_doubles((nth + 1) * FIT_MAXC + FIT_SAMPLE);
   w->tmin = pf_alloc_doubles(nth);
   w->ncoll = malloc(2 * nth * sizeof(size_t));
-  PF_CHECK(w->hist && w->coll && w->tmin && w->ncoll, PF_ENOMEM,
+  w->wcoll = pf_alloc_doubles(FIT_WTOTAL);
+  PF_CHECK(w->hist && w->coll && w->tmin && w->ncoll && w->wcoll, PF_ENOMEM,
            "allocating the pairwise fit workspace (%zu points)", w->max_n);
   return 0;
 }
@@ -961,6 +969,7 @@ typedef struct fitsel {
   size_t n, nt;
   int store, nthr;
   double lo, hi, inv; /* the window and its bucket scale */
+  double wfrac;       /* the sample's fraction of pairs in the window */
   size_t b;           /* window bucket being collected */
   double flo, fhi;    /* bounds around bucket b, widened for rounding */
   int fixed;          /* radix: top bits fixed (0: none) */
@@ -988,9 +997,12 @@ static const double *fit_r2(pf_pairwise *w, const fitsel *f, const tile *t,
   return R;
 }
 
-enum { PASS_WINDOW, PASS_WCOLLECT, PASS_RADIX, PASS_RCOLLECT };
+enum { PASS_WGATHER, PASS_WINDOW, PASS_WCOLLECT, PASS_RADIX, PASS_RCOLLECT };
 
 /* One pass over the valid pairs i < j of the upper tiles:
+ *  PASS_WGATHER:  count v < lo (ncoll[t + nthr]), gather the values in
+ *                 [lo, hi) (at most FIT_WTOTAL / nthr per thread, at
+ *                 wcoll + t FIT_WTOTAL / nthr) and the smallest >= hi;
  *  PASS_WINDOW:   count v < lo (ncoll[t + nthr]) and histogram [lo, hi);
  *  PASS_WCOLLECT: collect the values of window bucket b;
  *  PASS_RADIX:    histogram the next 16 bits of values with the prefix;
@@ -1009,6 +1021,8 @@ static void fit_pass(pf_pairwise *w, const fitsel *f, int what, int put)
     uint32_t *h = w->hist + tid * FIT_NB;
     double *cl = w->coll + tid * FIT_MAXC, amin = INFINITY,
            *G = w->tbuf + w->tstride * tid;
+    const size_t wcap = FIT_WTOTAL / (size_t)nthr;
+    double *wl = w->wcoll + tid * wcap;
     size_t nc = 0, below = 0;
     if (what == PASS_WINDOW || what == PASS_RADIX)
       memset(h, 0, FIT_NB * sizeof(uint32_t));
@@ -1020,7 +1034,43 @@ static void fit_pass(pf_pairwise *w, const fitsel *f, int what, int put)
         for (size_t r = 0; r < t.ni; r++) {
           const double *v = R + r * t.nj8;
           const size_t c0 = t.diag ? r + 1 : 0, c1 = t.nj;
-          if (what == PASS_WINDOW) {
+          if (what == PASS_WGATHER) {
+            size_t c = c0;
+#ifdef PF_PAIR_AVX2
+            const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi),
+                          inf = _mm256_set1_pd(INFINITY);
+            __m256i nb = _mm256_setzero_si256();
+            __m256d mn = inf;
+            for (; c + 4 <= c1; c += 4) {
+              const __m256d x = LD(v + c);
+              const __m256d lt = _mm256_cmp_pd(x, vlo, _CMP_LT_OQ),
+                            ge = _mm256_cmp_pd(x, vhi, _CMP_GE_OQ);
+              nb = _mm256_sub_epi64(nb, _mm256_castpd_si256(lt));
+              mn = _mm256_min_pd(mn, _mm256_blendv_pd(inf, x, ge));
+              int m = _mm256_movemask_pd(_mm256_andnot_pd(
+                  _mm256_or_pd(lt, ge), _mm256_cmp_pd(x, x, _CMP_ORD_Q)));
+              while (m) {
+                if (nc < wcap) wl[nc] = v[c + (size_t)__builtin_ctz((unsigned)m)];
+                nc++;
+                m &= m - 1;
+              }
+            }
+            int64_t q[4];
+            _mm256_storeu_si256((__m256i *)q, nb);
+            below += (size_t)(q[0] + q[1] + q[2] + q[3]);
+            double qm[4];
+            ST(qm, mn);
+            for (int e = 0; e < 4; e++) amin = qm[e] < amin ? qm[e] : amin;
+#endif
+            for (; c < c1; c++) {
+              below += v[c] < lo;
+              if (v[c] >= hi && v[c] < amin) amin = v[c];
+              if (v[c] >= lo && v[c] < hi) {
+                if (nc < wcap) wl[nc] = v[c];
+                nc++;
+              }
+            }
+          } else if (what == PASS_WINDOW) {
             size_t c = c0;
 #ifdef PF_PAIR_AVX2
             /* 4 lanes: count below lo, visit the (few) lanes in window */
@@ -1204,11 +1254,43 @@ static int fit_window(pf_pairwise *w, fitsel *f, size_t k, size_t np)
   const double ql = (p - del) * (double)s, qh = (p + del) * (double)s;
   if (ql < 0.0 || qh >= (double)(s - 1)) return 0;
   const size_t il = (size_t)ql, ih = (size_t)qh + 1;
+  f->wfrac = (double)(ih - il + 1) / (double)s;
   f->lo = qselect(a, s, il);
   f->hi = qselect(a + il, s - il, ih - il);
   if (!(f->hi > f->lo) || !isfinite(f->hi)) return 0;
   f->inv = (double)FIT_NB / (f->hi - f->lo);
   return isfinite(f->inv) && f->inv > 0.0;
+}
+
+/* The one-pass selection (PASS_WGATHER): -1 if the rank is outside the
+ * window or a thread's share overflowed. */
+static int fit_gather(pf_pairwise *w, fitsel *f, size_t k, int put, double *v,
+                      double *next)
+{
+  fit_pass(w, f, PASS_WGATHER, put);
+  const size_t wcap = FIT_WTOTAL / (size_t)f->nthr;
+  size_t below = 0, m = 0;
+  double above = INFINITY;
+  for (int t = 0; t < f->nthr; t++) {
+    below += w->ncoll[t + f->nthr];
+    if (w->ncoll[t] > wcap) return -1;
+    if (w->tmin[t] < above) above = w->tmin[t];
+  }
+  for (int t = 0; t < f->nthr; t++) { /* compact the shares in thread order */
+    memmove(w->wcoll + m, w->wcoll + (size_t)t * wcap,
+            w->ncoll[t] * sizeof(double));
+    m += w->ncoll[t];
+  }
+  if (k < below || k - below >= m) return -1;
+  const size_t kk = k - below;
+  *v = qselect(w->wcoll, m, kk);
+  if (next) {
+    double nx = above;
+    for (size_t i = kk + 1; i < m; i++)
+      if (w->wcoll[i] < nx) nx = w->wcoll[i];
+    *next = nx;
+  }
+  return 0;
 }
 
 /* The k-th smallest pair r2 (k < n(n-1)/2 = np) and with next the (k+1)-th;
@@ -1219,6 +1301,10 @@ static double fit_select(pf_pairwise *w, fitsel *f, size_t k, size_t np,
   int put = f->store;
   double v;
   if (np > 4 * FIT_SAMPLE && fit_window(w, f, k, np)) {
+    if (f->wfrac * (double)np <= 0.5 * FIT_WTOTAL) {
+      if (fit_gather(w, f, k, put, &v, next) == 0) return v;
+      put = 0; /* the tiles are stored */
+    }
     fit_pass(w, f, PASS_WINDOW, put);
     put = 0;
     size_t below = 0, kk, cnt = 0;

@@ -516,7 +516,9 @@ static int test_nan_propagates(void)
  * 1e-13 relative: r2 from dot products of centered points), the direction
  * matches pf_pair_svgd with that bandwidth, and both are bitwise equal on
  * 1 and 2 threads.  Cases reach every selection path: few pairs (radix),
- * many (sample window), d >= 16 (stored tiles) and two clusters of
+ * many (sample window, gathered in one pass), more than the one-pass
+ * gathering holds (n = 2400: window histogram, then the bucket), d >= 16
+ * (stored tiles) and two clusters of
  * coincident points (90 000 equal distances at the median: the radix path
  * down to all 64 bits). */
 static int test_svgd_fit(void)
@@ -528,7 +530,7 @@ static int test_svgd_fit(void)
   } cs[] = {{200, 3, 0, PF_BW_MEDIAN},      {301, 3, 0, PF_BW_MEDIAN},
             {701, 2, 0, PF_BW_MEDIAN_LOG},  {700, 20, 0, PF_BW_MEDIAN},
             {333, 17, 0, PF_BW_MEDIAN_REF}, {600, 2, 1, PF_BW_MEDIAN},
-            {1, 3, 0, PF_BW_MEDIAN}};
+            {2400, 3, 0, PF_BW_MEDIAN},     {1, 3, 0, PF_BW_MEDIAN}};
   int saved = omp_get_max_threads();
   for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
     const size_t n = cs[c].n, d = cs[c].d, np = n * (n - 1) / 2;
