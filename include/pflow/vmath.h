@@ -43,25 +43,26 @@ const char *pf_vm_isa(void);
 #include <immintrin.h>
 
 /* A degree-11 polynomial, coefficients c[0] (highest degree) to c[11]
- * (constant), by Estrin's scheme: 14 operations (Horner's rule needs 11)
- * but a dependency chain of 5 instead of 11, which is what an array loop
- * of exponentials waits on. */
+ * (constant), as c[11] + r T(r) with T by Estrin's scheme: a dependency
+ * chain of 6 instead of Horner's 11, which is what an array loop of
+ * exponentials waits on, while the O(1) sum is still rounded once (at
+ * |r| <= 0.35, T's own rounding reaches the result scaled by |r|). */
 static inline __m256d pf__vm_poly11(__m256d r, const double *c)
 {
-#define PF__C(k) _mm256_set1_pd(c[11 - (k)])
+#define PF__T(k) _mm256_set1_pd(c[10 - (k)]) /* T's coefficient of r^k */
   const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2),
                 r8 = _mm256_mul_pd(r4, r4);
-  const __m256d p01 = _mm256_fmadd_pd(PF__C(1), r, PF__C(0)),
-                p23 = _mm256_fmadd_pd(PF__C(3), r, PF__C(2)),
-                p45 = _mm256_fmadd_pd(PF__C(5), r, PF__C(4)),
-                p67 = _mm256_fmadd_pd(PF__C(7), r, PF__C(6)),
-                p89 = _mm256_fmadd_pd(PF__C(9), r, PF__C(8)),
-                pab = _mm256_fmadd_pd(PF__C(11), r, PF__C(10));
-#undef PF__C
+  const __m256d p01 = _mm256_fmadd_pd(PF__T(1), r, PF__T(0)),
+                p23 = _mm256_fmadd_pd(PF__T(3), r, PF__T(2)),
+                p45 = _mm256_fmadd_pd(PF__T(5), r, PF__T(4)),
+                p67 = _mm256_fmadd_pd(PF__T(7), r, PF__T(6)),
+                p89 = _mm256_fmadd_pd(PF__T(9), r, PF__T(8));
   const __m256d q0 = _mm256_fmadd_pd(p23, r2, p01),
                 q1 = _mm256_fmadd_pd(p67, r2, p45),
-                q2 = _mm256_fmadd_pd(pab, r2, p89);
-  return _mm256_fmadd_pd(q2, r8, _mm256_fmadd_pd(q1, r4, q0));
+                q2 = _mm256_fmadd_pd(PF__T(10), r2, p89);
+#undef PF__T
+  const __m256d t = _mm256_fmadd_pd(q2, r8, _mm256_fmadd_pd(q1, r4, q0));
+  return _mm256_fmadd_pd(t, r, _mm256_set1_pd(c[11]));
 }
 
 /* exp(x), x <= 0: x = n ln2 + r with n = round(x log2 e) (one fused
