@@ -10,7 +10,8 @@ pflow is timed end to end from `pflow run` (wall_time attribute / n_iter,
 with no trajectory, diagnostics or draws written: the sampler's steps
 only, initialization excluded by differencing two run lengths).  The
 references run the same update rule in float64 with the same number of
-chains; each reports the best of 3 timed repeats of 20 steps.
+chains; each reports the best of 3 timed repeats of 20 steps.  The whole
+comparison runs 3 rounds, alternating, and keeps each side's best.
 
 usage: bench_langevin.py PFLOW WORKDIR
 """
@@ -75,16 +76,13 @@ cfg_ula = write_cfg(
     "  init_scale: 0.1" % N_CHAINS)
 
 
-def pflow_step_seconds(cfg, n1, n2):
-    """Seconds per step from two run lengths (removes start-up costs)."""
-    t = []
-    for n in (n1, n2):
-        out = os.path.join(WORK, "b.h5")
-        subprocess.run([PFLOW, "run", cfg, "sampler.n_iter=%d" % n,
-                        "output.path=" + out], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t.append(float(h5py.File(out, "r").attrs["wall_time"]))
-    return (t[1] - t[0]) / (n2 - n1)
+def pflow_run_seconds(cfg, n):
+    """Wall time of the sampling loop of one run of n steps."""
+    out = os.path.join(WORK, "b.h5")
+    subprocess.run([PFLOW, "run", cfg, "sampler.n_iter=%d" % n,
+                    "output.path=" + out], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return float(h5py.File(out, "r").attrs["wall_time"])
 
 
 # --- references ---------------------------------------------------------------
@@ -182,11 +180,26 @@ def torch_refs():
     return tm, tu
 
 
-np_mala = numpy_mala()
-np_ula = numpy_ula_logreg()
-th_mala, th_ula = torch_refs()
-pf_mala = pflow_step_seconds(cfg_mala, 20, 120)
-pf_ula = pflow_step_seconds(cfg_ula, 10, 60)
+# Alternate references and pflow, best of ROUNDS each: this VM's speed
+# drifts by tens of percent over a minute.
+# pflow's seconds per step come from the best run of each of two lengths
+# (their difference removes start-up costs).
+ROUNDS = 3
+np_mala = np_ula = float("inf")
+th_mala = th_ula = None
+runs = {(c, n): float("inf") for c, ns in ((cfg_mala, (20, 120)),
+                                           (cfg_ula, (10, 60))) for n in ns}
+for _ in range(ROUNDS):
+    np_mala = min(np_mala, numpy_mala())
+    np_ula = min(np_ula, numpy_ula_logreg())
+    tm, tu = torch_refs()
+    if tm is not None:
+        th_mala = tm if th_mala is None else min(th_mala, tm)
+        th_ula = tu if th_ula is None else min(th_ula, tu)
+    for (c, n) in runs:
+        runs[(c, n)] = min(runs[(c, n)], pflow_run_seconds(c, n))
+pf_mala = (runs[(cfg_mala, 120)] - runs[(cfg_mala, 20)]) / 100
+pf_ula = (runs[(cfg_ula, 60)] - runs[(cfg_ula, 10)]) / 50
 
 threads = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
 print("threads %s (pflow OpenMP; NumPy/PyTorch use their default BLAS threads)"
