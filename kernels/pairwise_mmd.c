@@ -150,7 +150,7 @@ rbf_row(const size_t D, const double *z, const double *Pt, size_t cap,
   const size_t full = cnt / 4 * 4;
   if (want_grad) {
     for (size_t j = 0; j < full; j += 4) {
-      const __m256d e = pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, j, dk));
+      const __m256d e = pf_vm_exp2_neg4_notnan(rbf_neg_r2(D, zb, Pt, cap, j, dk));
       as = _mm256_add_pd(as, e);
 #pragma GCC unroll 8
       for (size_t k = 0; k < D; k++) av[k] = _mm256_fmadd_pd(e, dk[k], av[k]);
@@ -158,14 +158,14 @@ rbf_row(const size_t D, const double *z, const double *Pt, size_t cap,
   } else {
     for (size_t j = 0; j < full; j += 4)
       as = _mm256_add_pd(
-          as, pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, j, dk)));
+          as, pf_vm_exp2_neg4_notnan(rbf_neg_r2(D, zb, Pt, cap, j, dk)));
   }
   if (full < cnt) {
     const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
     const __m256d mask = _mm256_castsi256_pd(_mm256_cmpgt_epi64(
         _mm256_set1_epi64x((long long)(cnt - full)), lane));
     const __m256d e = _mm256_and_pd(
-        pf_vm_exp2_neg4(rbf_neg_r2(D, zb, Pt, cap, full, dk)), mask);
+        pf_vm_exp2_neg4_notnan(rbf_neg_r2(D, zb, Pt, cap, full, dk)), mask);
     as = _mm256_add_pd(as, e);
     if (want_grad)
 #pragma GCC unroll 8
@@ -217,6 +217,14 @@ static void generic_row(const pf_kernel *k, size_t d, const double *z,
       }
   }
   *s = st;
+}
+
+static int all_finite(size_t len, const double *a)
+{
+  double acc = 0.0; /* stays finite iff every a[i] is (0 * inf is NaN) */
+#pragma omp simd reduction(+ : acc)
+  for (size_t i = 0; i < len; i++) acc += 0.0 * a[i];
+  return acc == 0.0;
 }
 
 /* Is k a single-bandwidth Gaussian exp(-ih r2)?  Then *ih. */
@@ -336,7 +344,11 @@ int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
   int nthr = omp_get_max_threads();
   if (nthr > w->nthreads) nthr = w->nthreads;
   double ih;
-  if (rbf_single(k, &ih)) {
+  /* The Gaussian path's exp assumes no NaN argument (an integer add
+   * scales it): with a non-finite coordinate anywhere the generic path,
+   * which propagates NaN, takes the call. */
+  if (rbf_single(k, &ih) && all_finite(n * d, Z) && all_finite(nx * d, X) &&
+      all_finite(m * d, Y)) {
 #ifdef PF_WIT_AVX2
     const double sc = sqrt(ih * 1.4426950408889634074);
     if (nx) pack_soa(nx, d, X, sc, w->xt, w->capx);

@@ -94,6 +94,19 @@ static int witness_vs_bruteforce(void)
       PF_T_OK(pf_witness_grad(w, k, n, X, 0, NULL, 0.0, m, Y, 1.0, NULL, ks));
       PF_T_ASSERT(ks[0] == 0.0, "empty set sum %g", ks[0]);
       PF_T_NEAR(ks[1], kb[1], 1e-12 * kb[1]);
+      /* a NaN target point makes every row and both sums NaN (the
+       * Gaussian path's exp assumes finite inputs and hands such calls to
+       * the generic path) */
+      const double y0 = Y[0];
+      Y[0] = NAN;
+      PF_T_OK(pf_witness_grad(w, k, n, Z, nx, X, 1.0 / nx, m, Y, -1.0 / m, V,
+                              ks));
+      Y[0] = y0;
+      size_t nan_rows = 0;
+      for (size_t i = 0; i < n; i++) nan_rows += isnan(V[i * d]) != 0;
+      PF_T_ASSERT(nan_rows == n && isnan(ks[1]) && isfinite(ks[0]),
+                  "d %zu kernel %d: NaN point gave %zu NaN rows of %zu, "
+                  "sums %g %g", d, kk, nan_rows, n, ks[0], ks[1]);
       pf_witness_destroy(&w);
       pf_kernel_destroy(&k);
     }

@@ -92,10 +92,10 @@ static inline __m256d pf_vm_exp_neg4(__m256d x)
 /* 2^t, t <= 0: t = n + f, n = round(t), |f| <= 1/2 (exact), and 2^f as
  * the square of 2^(f/2), a degree-9 polynomial fitted on |f/2| <= 1/4
  * (error 1.3e-17; the 1/2 is folded into its coefficients, exactly), by
- * Horner's rule: 11 multiply-adds in all, the fewest found.  Made for the
- * MMD witness loop (kernels/pairwise_mmd.c), which is bound by the count of
- * multiply-adds, not by their latency. */
-static inline __m256d pf_vm_exp2_neg4(__m256d t)
+ * Horner's rule: the fewest multiply-adds found, for the MMD witness loop
+ * (kernels/pairwise_mmd.c), which is bound by their count, not their
+ * latency.  Returns 2^f; *tm holds n + 1023 in its low bits. */
+static inline __m256d pf__vm_exp2_frac(__m256d t, __m256i *tm)
 {
   /* c_k 2^-k, c_k the fit of 2^u on |u| <= 1/4, highest degree first */
   static const double c[10] = {
@@ -104,16 +104,39 @@ static inline __m256d pf_vm_exp2_neg4(__m256d t)
       0.0013333558147276751 / 32,   0.009618129108974822 / 16,
       0.05550410866482092 / 8,      0.2402265069590902 / 4,
       0.6931471805599453 / 2,       1.0};
-  const __m256d magic = _mm256_set1_pd(6755399441055744.0);
-  t = _mm256_max_pd(_mm256_set1_pd(-1021.0), t);
-  const __m256d tm = _mm256_add_pd(t, magic);
-  const __m256d f = _mm256_sub_pd(t, _mm256_sub_pd(tm, magic));
+  /* 1.5 2^52 + 1023: adding it rounds t, leaving n + 1023 in the low bits */
+  const __m256d magic = _mm256_set1_pd(6755399441056767.0);
+  t = _mm256_max_pd(_mm256_set1_pd(-1021.0), t); /* NaN: second operand */
+  const __m256d m = _mm256_add_pd(t, magic);
+  const __m256d f = _mm256_sub_pd(t, _mm256_sub_pd(m, magic));
   __m256d q = _mm256_set1_pd(c[0]);
 #pragma GCC unroll 9
   for (int k = 1; k < 10; k++) q = _mm256_fmadd_pd(q, f, _mm256_set1_pd(c[k]));
-  const __m256i e = _mm256_slli_epi64(
-      _mm256_add_epi64(_mm256_castpd_si256(tm), _mm256_set1_epi64x(1023)), 52);
-  return _mm256_mul_pd(_mm256_mul_pd(q, q), _mm256_castsi256_pd(e));
+  *tm = _mm256_castpd_si256(m);
+  return _mm256_mul_pd(q, q);
+}
+
+/* 2^t for t <= 0 (NaN stays NaN). */
+static inline __m256d pf_vm_exp2_neg4(__m256d t)
+{
+  __m256i tm;
+  const __m256d p = pf__vm_exp2_frac(t, &tm);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(tm, 52)));
+}
+
+/* 2^t for t <= 0, t not NaN (the caller has checked its inputs): 2^n is
+ * added into the exponent field, an integer add instead of a multiply; a
+ * NaN t would give a finite garbage value. */
+static inline __m256d pf_vm_exp2_neg4_notnan(__m256d t)
+{
+  __m256i tm;
+  const __m256d p = pf__vm_exp2_frac(t, &tm);
+  /* (n + 1023) << 52 is 2^n's bits; p in [1/sqrt 2, sqrt 2] has biased
+   * exponent 1022 or 1023, so adding n << 52 scales it by 2^n exactly
+   * (n >= -1021 keeps the result normal) */
+  const __m256i n52 = _mm256_slli_epi64(
+      _mm256_sub_epi64(tm, _mm256_set1_epi64x(1023)), 52);
+  return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(p), n52));
 }
 #endif
 
