@@ -13,7 +13,7 @@ N=${PS_STEPS:-100}
 IT=${PS_ITERS:-22}
 out="$BUILD/bench_pathspace.h5"
 rm -f "$out"
-OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive "$BUILD/pflow" run configs/pis_grid9_lv.yaml \
+OMP_NUM_THREADS=2 "$BUILD/pflow" run configs/pis_grid9_lv.yaml \
   output.path="$out" sampler.n_particles=$B sampler.batch_size=$B \
   sampler.n_steps=$N sampler.n_iter=$IT diagnostics.every=1 \
   output.trajectory_every=0 >/dev/null 2>&1
@@ -27,7 +27,7 @@ PY
 )
 rm -f "$out"
 echo "pflow_pis_lv_traj_steps_per_s $ours"
-ref=$(OMP_WAIT_POLICY=passive $PY bench/ref_pathspace.py --batch $B --steps $N \
+ref=$($PY bench/ref_pathspace.py --batch $B --steps $N \
       --iters 5 --threads 2 | awk '{print $2}')
 echo "torch_pis_lv_traj_steps_per_s $ref"
 awk -v a="$ours" -v b="$ref" 'BEGIN {printf "ratio_pis_lv_pflow_over_torch %.2f\n", a / b}'
