@@ -74,6 +74,8 @@ typedef struct pivot {
   double inv_t2;  /* 1 / tau^2 */
   double t_hat;
   double *lw;     /* m: workspace for log weights */
+  const double *z; /* m standard normal t-draws (paired estimator) or NULL
+                      (Rao-Blackwellized) */
 } pivot;
 
 /* Rao-Blackwellized, self-normalized P(b); *ess (may be NULL) the Kish
@@ -81,6 +83,26 @@ typedef struct pivot {
  * Fixed-order sums. */
 static double pivot_eval(const pivot *pv, double b, double *ess)
 {
+  if (pv->z) { /* the reference's paired estimator (see the top comment) */
+    double lmax = -INFINITY;
+    const double sd = sqrt(pv->S), vv = pv->prec - 1.0 / pv->S;
+    for (size_t n = 0; n < pv->m; n++) {
+      const double sn = sd * pv->z[n] + b - pv->t_hat;
+      const double lw = -(2.0 * sn * pv->g[n] * pv->inv_t2 +
+                          sn * sn * vv) * 0.5;
+      pv->lw[n] = lw;
+      if (lw > lmax) lmax = lw;
+    }
+    double num = 0.0, den = 0.0, den2 = 0.0;
+    for (size_t n = 0; n < pv->m; n++) {
+      const double w = exp(pv->lw[n] - lmax);
+      den += w;
+      den2 += w * w;
+      if (sd * pv->z[n] + b - pv->t_hat <= 0.0) num += w;
+    }
+    if (ess) *ess = den * den / den2;
+    return num / den;
+  }
   double lmax = -INFINITY;
   const double d = pv->t_hat - b, sp = sqrt(pv->prec);
   for (size_t n = 0; n < pv->m; n++) {
@@ -102,18 +124,28 @@ static double pivot_eval(const pivot *pv, double b, double *ess)
   return num / den;
 }
 
-/* Root of P(b) = level in [lo, hi] by bisection; NaN with the flag when
- * P - level does not change sign between the edges. */
+/* Root of P(b) = level in [lo, hi] by bisection; NaN with a flag when
+ * P - level does not change sign between the edges.  P decreases in b, so
+ * P - level > 0 at both edges puts the root above hi, < 0 below lo.  side:
+ * -1 for a lower endpoint, +1 for an upper one; the flag says whether the
+ * root is beyond the edge on the endpoint's own side (PF_CI_UNBRACKETED:
+ * the interval reaches past the bracket) or beyond the opposite edge
+ * (PF_CI_UNBRACKETED_FAR). */
 static double solve(const pivot *pv, double target, double lo, double hi,
-                    double tol, int *flag)
+                    double tol, int side, int *flag)
 {
   double flo = pivot_eval(pv, lo, NULL) - target;
   double fhi = pivot_eval(pv, hi, NULL) - target;
   *flag = PF_CI_OK;
   if (flo == 0.0) return lo;
   if (fhi == 0.0) return hi;
-  if ((flo > 0) == (fhi > 0) || !isfinite(flo) || !isfinite(fhi)) {
+  if (!isfinite(flo) || !isfinite(fhi)) {
     *flag = PF_CI_UNBRACKETED;
+    return NAN;
+  }
+  if ((flo > 0) == (fhi > 0)) {
+    const int above = flo > 0; /* root above hi */
+    *flag = (above == (side > 0)) ? PF_CI_UNBRACKETED : PF_CI_UNBRACKETED_FAR;
     return NAN;
   }
   for (int it = 0; it < 200 && hi - lo > tol; it++) {
@@ -132,7 +164,7 @@ static double solve(const pivot *pv, double target, double lo, double hi,
 
 static int intervals(const pf_selection *s, size_t m, const double *O,
                      double level, double bracket_sd, int projected,
-                     pf_interval *out)
+                     pf_rng *rng, pf_interval *out)
 {
   PF_CHECK(s && O && out, PF_EINVAL, "NULL argument");
   PF_CHECK(s->k > 0, PF_EINVAL, "no variables selected: no intervals");
@@ -148,9 +180,9 @@ static int intervals(const pf_selection *s, size_t m, const double *O,
              "sample %zu of o has a coordinate outside the orthant or not "
              "finite (%g)", n / k, O[n]);
 
-  double *buf = malloc((2 * m + 2 * k) * sizeof(double));
+  double *buf = malloc((3 * m + 2 * k) * sizeof(double));
   PF_CHECK(buf, PF_ENOMEM, "interval workspace for %zu samples", m);
-  double *g = buf, *lw = buf + m, *bv = buf + 2 * m;
+  double *g = buf, *lw = buf + m, *bv = buf + 2 * m, *zt = buf + 2 * m + 2 * k;
   const double z = pf_norm_quantile(0.5 * (1.0 + level));
 
   for (size_t i = 0; i < k; i++) {
@@ -193,15 +225,18 @@ static int intervals(const pf_selection *s, size_t m, const double *O,
       g[n] = acc;
     }
     const double it2 = 1.0 / (s->tau * s->tau);
-    pivot pv = {m, g, S, 1.0 / S + vv * it2, it2, s->t_hat[i], lw};
+    /* Paired: one N(0, 1) t-draw per sample and coefficient, in order. */
+    if (rng) pf_rng_normal(rng, m, zt);
+    pivot pv = {m, g, S, 1.0 / S + vv * it2, it2, s->t_hat[i], lw,
+                rng ? zt : NULL};
     const double th = s->t_hat[i];
     const double L = th - bracket_sd * sd, U = th + bracket_sd * sd;
     const double tol = 1e-12 * sd * (1.0 + bracket_sd);
     o->estimate = th;
     o->ols_lo = th - z * sd;
     o->ols_hi = th + z * sd;
-    o->lo = solve(&pv, 0.5 * (1.0 + level), L, U, tol, &o->lo_flag);
-    o->hi = solve(&pv, 0.5 * (1.0 - level), L, U, tol, &o->hi_flag);
+    o->lo = solve(&pv, 0.5 * (1.0 + level), L, U, tol, -1, &o->lo_flag);
+    o->hi = solve(&pv, 0.5 * (1.0 - level), L, U, tol, +1, &o->hi_flag);
     const double p0 = pivot_eval(&pv, 0.0, NULL);
     o->pvalue = 2.0 * (p0 < 1.0 - p0 ? p0 : 1.0 - p0);
     pivot_eval(&pv, th, &o->ess);
@@ -215,12 +250,21 @@ int pf_selection_intervals(const pf_selection *s, size_t m, const double *O,
                            pf_interval *out)
 {
   (void)rng; /* the t-integral is analytic (see the top comment) */
-  return intervals(s, m, O, level, bracket_sd, 0, out);
+  return intervals(s, m, O, level, bracket_sd, 0, NULL, out);
 }
 
 int pf_selection_intervals_projected(const pf_selection *s, size_t m,
                                      const double *O, double level,
                                      double bracket_sd, pf_interval *out)
 {
-  return intervals(s, m, O, level, bracket_sd, 1, out);
+  return intervals(s, m, O, level, bracket_sd, 1, NULL, out);
+}
+
+int pf_selection_intervals_paired(const pf_selection *s, size_t m,
+                                  const double *O, double level,
+                                  double bracket_sd, int projected,
+                                  pf_rng *rng, pf_interval *out)
+{
+  PF_CHECK(rng, PF_EINVAL, "the paired pivot needs a stream for its t-draws");
+  return intervals(s, m, O, level, bracket_sd, projected, rng, out);
 }

@@ -46,7 +46,7 @@
 
 /* High stream indices (ASCII "PS" then a kind byte), plus the replication. */
 #define PS__STREAM(kind) ((0x5053ULL << 48) | ((uint64_t)(kind) << 40))
-enum { PS_DATA = 1, PS_LAMBDA = 2, PS_OMEGA = 3, PS_TDRAW = 4 };
+enum { PS_DATA = 1, PS_LAMBDA = 2, PS_OMEGA = 3, PS_TDRAW = 4, PS_CHECK = 5 };
 
 static const pf_param simulate_params[] = {
     {"n", PF_P_INT, "100", "[2,1e7]", "rows of each simulated data set", 0,
@@ -87,6 +87,12 @@ const pf_param pf_postsel_params[] = {
      "omega given the inactive subgradient) or projected (the reference "
      "code's k-dimensional form; drops a t-dependent factor when eps > 0)",
      0, NULL, NULL},
+    {"pivot", PF_P_STRING, "rao_blackwell", "rao_blackwell|paired",
+     "pivot estimator: rao_blackwell (the integral over the target "
+     "statistic in closed form per sample; continuous in b) or paired (the "
+     "reference code's one t-draw per sample; a step function that is 0 or "
+     "1 beyond the most extreme t-draw, which caps interval half-widths at "
+     "~3.7 sd for 5000 samples; for comparison)", 0, NULL, NULL},
     {"init", PF_P_STRING, "sampler", "sampler|observed",
      "start of the sampler's particles: the sampler section's init "
      "(sampler; on the orthant Exp(1) coordinates, far from o when the "
@@ -106,6 +112,21 @@ static int projected(const pf_node *root)
 {
   const char *w = pf_cfg_str(root, "postsel.weights");
   return w && strcmp(w, "projected") == 0;
+}
+
+/* Intervals with the configured weights and pivot estimator; rng: the
+ * t-draw stream of the paired estimator. */
+static int compute_intervals(const pf_node *root, const pf_selection *s,
+                             size_t m, const double *O, double level,
+                             double bracket, pf_rng *rng, pf_interval *ci)
+{
+  const char *pv = pf_cfg_str(root, "postsel.pivot");
+  if (pv && strcmp(pv, "paired") == 0)
+    return pf_selection_intervals_paired(s, m, O, level, bracket,
+                                         projected(root), rng, ci);
+  if (projected(root))
+    return pf_selection_intervals_projected(s, m, O, level, bracket, ci);
+  return pf_selection_intervals(s, m, O, level, bracket, rng, ci);
 }
 
 /* ---- sampling ------------------------------------------------------- */
@@ -414,6 +435,8 @@ static int run_data(const pf_config *c, FILE *table)
   PF_TRY_GOTO(rc, pf_h5_attr_real(h, "postsel", "level", level), done);
   PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "weights",
                                  pf_cfg_str(root, "postsel.weights")), done);
+  PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "pivot",
+                                 pf_cfg_str(root, "postsel.pivot")), done);
   PF_TRY_GOTO(rc, pf_h5_attr_real(h, "postsel", "bracket_sd", bracket), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "replicas", replicas), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "n_samples", (long long)m),
@@ -439,12 +462,8 @@ static int run_data(const pf_config *c, FILE *table)
   double t1 = pf_wtime();
   pf_rng rng;
   pf_rng_stream(&rng, (uint64_t)seed, PS__STREAM(PS_TDRAW));
-  if (projected(root))
-    PF_TRY_GOTO(rc, pf_selection_intervals_projected(s, m, O, level, bracket,
-                                                     ci), done);
-  else
-    PF_TRY_GOTO(rc, pf_selection_intervals(s, m, O, level, bracket, &rng,
-                                           ci), done);
+  PF_TRY_GOTO(rc, compute_intervals(root, s, m, O, level, bracket, &rng, ci),
+              done);
   PF_TRY_GOTO(rc, write_posterior(h, (size_t)replicas, (size_t)npart, k, O),
               done);
   PF_TRY_GOTO(rc, write_intervals(h, s, d, ci), done);
@@ -485,6 +504,19 @@ static void wilson(double x, double N, double *lo, double *hi)
   *hi = mid + half;
 }
 
+/* Median of v[0..n) (n >= 1; sorts v in place). */
+static int cmp_double(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+  qsort(v, n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 typedef struct study {
   size_t R, L;
   double *levels;
@@ -492,7 +524,13 @@ typedef struct study {
   int64_t *covered;    /* R x L */
   int64_t *unbr;       /* R x L: intervals with an unbracketed endpoint */
   double *width_sum;   /* R x L: over bracketed intervals */
+  double *width_lb;    /* R x L: over all intervals, an unbracketed endpoint
+                          at its bracket edge (a lower bound) */
   double *ess_min;     /* R: smallest Kish ESS over the selected */
+  double *mean_err;    /* R: max_a |mean_a - exact mean_a| / exact sd_a of
+                          the pooled samples against as many exact draws
+                          (NaN for the exact sampler) */
+  double *sd_ratio_lo, *sd_ratio_hi; /* R: min / max_a sd_a / exact sd_a */
   double *seconds;     /* R */
 } study;
 
@@ -503,8 +541,54 @@ static void study_free(study *st)
   free(st->covered);
   free(st->unbr);
   free(st->width_sum);
+  free(st->width_lb);
   free(st->ess_min);
+  free(st->mean_err);
+  free(st->sd_ratio_lo);
+  free(st->sd_ratio_hi);
   free(st->seconds);
+}
+
+/* The pooled samples O (m x k) of replication j against m exact draws of
+ * the same selective density (stream PS_CHECK + j): the largest mean error
+ * in exact standard deviations and the range of the sd ratios. */
+static int check_moments(pf_target *t, const double *O, size_t m,
+                         uint64_t seed, size_t j, study *st)
+{
+  const size_t k = pf_target_dim(t);
+  double *E = pf_alloc_doubles(m * k);
+  PF_CHECK(E, PF_ENOMEM, "allocating %zu exact draws", m);
+  pf_rng rx;
+  pf_rng_stream(&rx, seed, PS__STREAM(PS_CHECK) + j);
+  int rc = pf_target_sample(t, &rx, m, E);
+  if (rc < 0) {
+    free(E);
+    return rc;
+  }
+  double err = 0.0, rlo = INFINITY, rhi = 0.0;
+  for (size_t a = 0; a < k; a++) {
+    double ms = 0, me = 0, vs = 0, ve = 0;
+    for (size_t n = 0; n < m; n++) {
+      ms += O[n * k + a];
+      me += E[n * k + a];
+    }
+    ms /= (double)m;
+    me /= (double)m;
+    for (size_t n = 0; n < m; n++) {
+      vs += (O[n * k + a] - ms) * (O[n * k + a] - ms);
+      ve += (E[n * k + a] - me) * (E[n * k + a] - me);
+    }
+    const double se = sqrt(ve / (double)(m - 1)),
+                 ss = sqrt(vs / (double)(m - 1));
+    err = fmax(err, fabs(ms - me) / se);
+    rlo = fmin(rlo, ss / se);
+    rhi = fmax(rhi, ss / se);
+  }
+  st->mean_err[j] = err;
+  st->sd_ratio_lo[j] = rlo;
+  st->sd_ratio_hi[j] = rhi;
+  free(E);
+  return 0;
 }
 
 /* One replication j: simulate, select, sample, intervals at every level. */
@@ -545,6 +629,7 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
               done);
   st->k[j] = (int64_t)s->k;
   st->ess_min[j] = NAN;
+  st->mean_err[j] = st->sd_ratio_lo[j] = st->sd_ratio_hi[j] = NAN;
   if (s->k == 0) goto done;
   const size_t k = s->k, m = (size_t)replicas * (size_t)npart;
   if (*opool_cap < m * k) {
@@ -559,33 +644,53 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
   PF_TRY_GOTO(rc, sample_pool(root, ss, t, s, (uint64_t)seed,
                               (uint64_t)j * (uint64_t)m, (size_t)replicas,
                               *Opool), done);
+  if (strcmp(pf_cfg_str(ss, "name"), "exact") != 0)
+    PF_TRY_GOTO(rc, check_moments(t, *Opool, m, (uint64_t)seed, j, st),
+                done);
   for (size_t l = 0; l < L; l++) {
     /* The same t-draws at every level (nested intervals). */
     pf_rng_stream(&rt, (uint64_t)seed, PS__STREAM(PS_TDRAW) + j);
-    if (projected(root))
-      PF_TRY_GOTO(rc, pf_selection_intervals_projected(
-                          s, m, *Opool, st->levels[l], bracket, ci), done);
-    else
-      PF_TRY_GOTO(rc, pf_selection_intervals(s, m, *Opool, st->levels[l],
-                                             bracket, &rt, ci), done);
+    PF_TRY_GOTO(rc, compute_intervals(root, s, m, *Opool, st->levels[l],
+                                      bracket, &rt, ci), done);
     int64_t cov = 0, ub = 0;
-    double wsum = 0;
+    double wsum = 0, wlb = 0;
     for (size_t i = 0; i < k; i++) {
-      /* beta_E = 0 under the global null.  An unbracketed endpoint lies
-       * beyond the bracket: counted as -inf / +inf (covering), and the
-       * interval is left out of the widths. */
-      const double lo = ci[i].lo_flag ? -INFINITY : ci[i].lo;
-      const double hi = ci[i].hi_flag ? INFINITY : ci[i].hi;
+      /* beta_E = 0 under the global null.  An unbracketed endpoint is
+       * only known to lie beyond a bracket edge, but 0 lies inside the
+       * bracket (|t_hat| < bracket_sd sd, checked below), so coverage is
+       * still decided exactly: an endpoint past its own edge (flag 1)
+       * counts as -inf / +inf, one past the opposite edge (flag 2) as
+       * +inf / -inf (the interval misses 0).  Such intervals are left out
+       * of the mean width and enter width_lb at the edge. */
+      const double sd = sqrt(s->Sigma[i * k + i]);
+      const double eL = s->t_hat[i] - bracket * sd,
+                   eU = s->t_hat[i] + bracket * sd;
+      PF_CHECK_GOTO(rc, eL < 0.0 && 0.0 < eU, PF_EINVAL, done,
+                    "replication %zu: 0 lies outside the search bracket "
+                    "(t_hat %g, sd %g): raise postsel.bracket_sd", j,
+                    s->t_hat[i], sd);
+      const int lf = ci[i].lo_flag, hf = ci[i].hi_flag;
+      const double lo = lf == PF_CI_UNBRACKETED       ? -INFINITY
+                        : lf == PF_CI_UNBRACKETED_FAR ? INFINITY
+                                                      : ci[i].lo;
+      const double hi = hf == PF_CI_UNBRACKETED       ? INFINITY
+                        : hf == PF_CI_UNBRACKETED_FAR ? -INFINITY
+                                                      : ci[i].hi;
       cov += lo <= 0.0 && 0.0 <= hi;
-      if (ci[i].lo_flag || ci[i].hi_flag)
+      if (lf || hf) {
         ub++;
-      else
+        const double a = lf ? eL : ci[i].lo, b = hf ? eU : ci[i].hi;
+        wlb += b > a ? b - a : 0.0;
+      } else {
         wsum += hi - lo;
+        wlb += hi - lo;
+      }
       if (l == 0 && !(ci[i].ess >= st->ess_min[j])) st->ess_min[j] = ci[i].ess;
     }
     st->covered[j * L + l] = cov;
     st->unbr[j * L + l] = ub;
     st->width_sum[j * L + l] = wsum;
+    st->width_lb[j * L + l] = wlb;
   }
 done:
   free(ci);
@@ -599,8 +704,8 @@ done:
 
 static int write_study(pf_h5 *h, const study *st, const double *cov,
                        const double *clo, const double *chi,
-                       const double *width, const int64_t *nint,
-                       const int64_t *nub)
+                       const double *width, const double *width_lb,
+                       const int64_t *nint, const int64_t *nub)
 {
   static const char *const rl[] = {"replication", "level"};
   pf_h5var *v;
@@ -611,10 +716,16 @@ static int write_study(pf_h5 *h, const study *st, const double *cov,
   PF_TRY(write_f64(h, "postsel", "coverage_lo", "level", clo));
   PF_TRY(write_f64(h, "postsel", "coverage_hi", "level", chi));
   PF_TRY(write_f64(h, "postsel", "width", "level", width));
+  PF_TRY(write_f64(h, "postsel", "width_lb", "level", width_lb));
   PF_TRY(write_i64(h, "postsel", "n_intervals", "level", nint));
   PF_TRY(write_i64(h, "postsel", "n_unbracketed", "level", nub));
   PF_TRY(write_i64(h, "postsel", "k", "replication", st->k));
   PF_TRY(write_f64(h, "postsel", "ess_min", "replication", st->ess_min));
+  PF_TRY(write_f64(h, "postsel", "mean_err", "replication", st->mean_err));
+  PF_TRY(write_f64(h, "postsel", "sd_ratio_lo", "replication",
+                   st->sd_ratio_lo));
+  PF_TRY(write_f64(h, "postsel", "sd_ratio_hi", "replication",
+                   st->sd_ratio_hi));
   PF_TRY(write_f64(h, "postsel", "seconds", "replication", st->seconds));
   PF_TRY(pf_h5_var(h, "postsel", "covered", PF_H5_I64, 2, rl, &v));
   PF_TRY(pf_h5_var_write(v, st->covered));
@@ -622,12 +733,18 @@ static int write_study(pf_h5 *h, const study *st, const double *cov,
   PF_TRY(pf_h5_var_write(v, st->unbr));
   PF_TRY(pf_h5_var(h, "postsel", "width_sum", PF_H5_F64, 2, rl, &v));
   PF_TRY(pf_h5_var_write(v, st->width_sum));
+  PF_TRY(pf_h5_var(h, "postsel", "width_lb_sum", PF_H5_F64, 2, rl, &v));
+  PF_TRY(pf_h5_var_write(v, st->width_lb));
   PF_TRY(pf_h5_attr_str(h, "postsel", "coverage_note",
                         "coverage of beta_E = 0 pooled over all selected "
                         "variables of all replications; coverage_lo/hi: 95% "
                         "Wilson interval; width: mean over intervals with "
-                        "both endpoints bracketed (unbracketed endpoints "
-                        "count as covering)"));
+                        "both endpoints bracketed; width_lb: mean over all "
+                        "intervals with unbracketed endpoints at the "
+                        "bracket edge (a lower bound); coverage is exact "
+                        "for unbracketed endpoints too (0 lies inside the "
+                        "bracket, the flag says on which side the root "
+                        "is)"));
   return 0;
 }
 
@@ -673,16 +790,22 @@ static int run_study(const pf_config *c, FILE *table)
   pf_progress *prog = NULL;
   double *Opool = NULL;
   size_t ocap = 0;
-  double *cov = calloc(5 * L, sizeof(double));
+  double *cov = calloc(6 * L, sizeof(double));
   int64_t *cnt = calloc(2 * L, sizeof(int64_t));
   st.k = calloc(st.R, sizeof(int64_t));
   st.covered = calloc(st.R * L, sizeof(int64_t));
   st.unbr = calloc(st.R * L, sizeof(int64_t));
   st.width_sum = calloc(st.R * L, sizeof(double));
+  st.width_lb = calloc(st.R * L, sizeof(double));
   st.ess_min = calloc(st.R, sizeof(double));
+  st.mean_err = calloc(st.R, sizeof(double));
+  st.sd_ratio_lo = calloc(st.R, sizeof(double));
+  st.sd_ratio_hi = calloc(st.R, sizeof(double));
   st.seconds = calloc(st.R, sizeof(double));
   PF_CHECK_GOTO(rc, cov && cnt && st.k && st.covered && st.unbr &&
-                        st.width_sum && st.ess_min && st.seconds,
+                        st.width_sum && st.width_lb && st.ess_min &&
+                        st.mean_err && st.sd_ratio_lo && st.sd_ratio_hi &&
+                        st.seconds,
                 PF_ENOMEM, done, "allocating the study records");
   PF_TRY_GOTO(rc, pf_h5_create(out, overwrite, &h), done);
   PF_TRY_GOTO(rc, write_root(h, c, seed, "selective_lasso (simulated)",
@@ -702,29 +825,34 @@ static int run_study(const pf_config *c, FILE *table)
   }
   pf_progress_finish(prog, (long)R, "completed");
   const double total = pf_wtime() - t0;
-  double *c_ = cov, *clo = cov + L, *chi = cov + 2 * L, *w = cov + 3 * L;
+  double *c_ = cov, *clo = cov + L, *chi = cov + 2 * L, *w = cov + 3 * L,
+         *wl = cov + 4 * L;
   int64_t *nint = cnt, *nub = cnt + L;
   size_t empty = 0;
   for (size_t j = 0; j < st.R; j++) empty += st.k[j] == 0;
   for (size_t l = 0; l < L; l++) {
-    double x = 0, N = 0, ws = 0, nb = 0;
+    double x = 0, N = 0, ws = 0, nb = 0, wb = 0;
     for (size_t j = 0; j < st.R; j++) {
       x += (double)st.covered[j * L + l];
       N += (double)st.k[j];
       nb += (double)st.unbr[j * L + l];
       ws += st.width_sum[j * L + l];
+      wb += st.width_lb[j * L + l];
     }
+    wl[l] = N > 0 ? wb / N : NAN;
     c_[l] = N > 0 ? x / N : NAN;
     wilson(x, N, &clo[l], &chi[l]);
     w[l] = N - nb > 0 ? ws / (N - nb) : NAN;
     nint[l] = (int64_t)N;
     nub[l] = (int64_t)nb;
   }
-  PF_TRY_GOTO(rc, write_study(h, &st, c_, clo, chi, w, nint, nub), done);
+  PF_TRY_GOTO(rc, write_study(h, &st, c_, clo, chi, w, wl, nint, nub), done);
   PF_TRY_GOTO(rc, pf_h5_attr_real(h, NULL, "wall_time", total), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "replications", R), done);
   PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "weights",
                                  pf_cfg_str(root, "postsel.weights")), done);
+  PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "pivot",
+                                 pf_cfg_str(root, "postsel.pivot")), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "empty_selections",
                                  (long long)empty), done);
   if (table) {
@@ -734,13 +862,38 @@ static int run_study(const pf_config *c, FILE *table)
             "%lld intervals (%zu replications selected nothing); %.1f s\n",
             R, n, p, pf_cfg_str(ss, "name"), replicas, npart,
             (long long)nint[0], empty, total);
-    fprintf(table, "%8s %9s %19s %11s %12s\n", "nominal", "coverage",
-            "Wilson 95%", "mean width", "unbracketed");
+    fprintf(table, "%8s %9s %19s %11s %11s %12s\n", "nominal", "coverage",
+            "Wilson 95%", "mean width", "width >=", "unbracketed");
     for (size_t l = 0; l < L; l++)
-      fprintf(table, "%8.3g %9.3f    [%.3f, %.3f] %11.4g %12lld%s\n",
-              st.levels[l], c_[l], clo[l], chi[l], w[l], (long long)nub[l],
+      fprintf(table, "%8.3g %9.3f    [%.3f, %.3f] %11.4g %11.4g %12lld%s\n",
+              st.levels[l], c_[l], clo[l], chi[l], w[l], wl[l],
+              (long long)nub[l],
               st.levels[l] < clo[l] || st.levels[l] > chi[l]
                   ? "  (nominal outside)" : "");
+    if (strcmp(pf_cfg_str(ss, "name"), "exact") != 0) {
+      /* Medians over replications of the moment check. */
+      double me = 0, lo = 0, hi = 0;
+      size_t nn = 0;
+      double *tmp = malloc(3 * st.R * sizeof(double));
+      if (tmp) {
+        for (size_t j = 0; j < st.R; j++)
+          if (isfinite(st.mean_err[j])) {
+            tmp[nn] = st.mean_err[j];
+            tmp[st.R + nn] = st.sd_ratio_lo[j];
+            tmp[2 * st.R + nn] = st.sd_ratio_hi[j];
+            nn++;
+          }
+        if (nn) {
+          me = median(tmp, nn);
+          lo = median(tmp + st.R, nn);
+          hi = median(tmp + 2 * st.R, nn);
+        }
+        free(tmp);
+      }
+      fprintf(table, "against exact draws (median over replications): "
+                     "largest mean error %.3f exact sd, sd ratios "
+                     "%.3f-%.3f\n", me, lo, hi);
+    }
     fprintf(table, "wrote %s\n", out);
   }
 done:

@@ -256,6 +256,55 @@ static int large_tau_gives_ols(void)
   return 0;
 }
 
+/* The reference's paired estimator (pf_selection_intervals_paired).  With
+ * tau -> infinity every weight is 1, so P(b) is the fraction of t-draws
+ * b + sd z_n <= t_hat and the endpoints are empirical quantiles of the
+ * draws: within 5 quantile standard errors, sqrt(q (1 - q) / m) / phi(z_q)
+ * (in sd units), of the OLS ones.  At a level whose quantile lies beyond
+ * every draw the paired interval is capped at the most extreme draw (the
+ * reason the reference's intervals are narrower at high levels), while the
+ * Rao-Blackwellized one reaches the OLS endpoint. */
+static int paired_estimator_and_its_cap(void)
+{
+  fixture f;
+  fixture_init(&f, 1e7);
+  const size_t m = 2000;
+  double *O = malloc(m * sizeof(double)), *z = malloc(m * sizeof(double));
+  draw_o(&f, m, 3, O);
+  pf_rng rng, rz;
+  pf_rng_stream(&rng, 21, 0);
+  pf_interval ci;
+  PF_T_OK(pf_selection_intervals_paired(&f.s, m, O, 0.9, 10.0, 0, &rng,
+                                        &ci));
+  const double q = 0.05, zq = 1.6448536269514722;
+  const double se = sqrt(q * (1 - q) / m) / (exp(-0.5 * zq * zq) /
+                                             sqrt(2 * M_PI)) * 0.5;
+  PF_T_NEAR(ci.lo, ci.ols_lo, 5 * se);
+  PF_T_NEAR(ci.hi, ci.ols_hi, 5 * se);
+  /* Level 1 - 1e-6: quantiles at -/+4.9 sd, beyond all 2000 draws. */
+  pf_rng_stream(&rng, 21, 0);
+  pf_rng_stream(&rz, 21, 0);
+  pf_rng_normal(&rz, m, z);
+  double zmax = 0;
+  for (size_t n = 0; n < m; n++) zmax = fmax(zmax, fabs(z[n]));
+  PF_T_OK(pf_selection_intervals_paired(&f.s, m, O, 1 - 1e-6, 10.0, 0, &rng,
+                                        &ci));
+  PF_T_ASSERT(ci.hi - 0.9 <= zmax * 0.5 * (1 + 1e-9) &&
+                  0.9 - ci.lo <= zmax * 0.5 * (1 + 1e-9),
+              "paired [%g, %g] not capped at %g sd", ci.lo, ci.hi, zmax);
+  pf_interval rb;
+  PF_T_OK(pf_selection_intervals(&f.s, m, O, 1 - 1e-6, 10.0, NULL, &rb));
+  PF_T_NEAR(rb.hi, rb.ols_hi, 1e-5);
+  PF_T_ASSERT(rb.hi - ci.hi > 0.5 * (4.8 - zmax), "rb %g paired %g", rb.hi,
+              ci.hi);
+  PF_T_ASSERT(pf_selection_intervals_paired(&f.s, m, O, 0.9, 10.0, 0, NULL,
+                                            &ci) == PF_EINVAL,
+              "paired without a stream accepted");
+  free(O);
+  free(z);
+  return 0;
+}
+
 /* Endpoints outside the search bracket are NaN with the flag, not the
  * bracket edge; bad arguments are errors. */
 static int unbracketed_is_nan_and_flagged(void)
@@ -469,7 +518,9 @@ static int small_study(void)
       "assert np.allclose(g['coverage'][:], cov.sum(0) / N)\n"
       "assert (g['coverage_lo'][:] <= g['coverage'][:]).all()\n"
       "assert (g['width'][:][0] < g['width'][:][1])\n"
-      "assert list(g['nominal'][:]) == [0.5, 0.9]\n\"",
+      "assert list(g['nominal'][:]) == [0.5, 0.9]\n"
+      "assert np.isnan(g['mean_err'][:]).all()  # exact: no check\n"
+      "assert (g['width_lb'][:] > 0).all()\n\"",
       pf_test_python(), T);
   PF_T_ASSERT(rc == 0, "study HDF5 content");
   return 0;
@@ -479,6 +530,7 @@ const pf_test_case pf_tests_postsel_ci[] = {
     {"pivot_matches_quadrature", pivot_matches_quadrature},
     {"large_tau_gives_ols", large_tau_gives_ols},
     {"unbracketed_is_nan_and_flagged", unbracketed_is_nan_and_flagged},
+    {"paired_estimator_and_its_cap", paired_estimator_and_its_cap},
     {"diabetes_exact_end_to_end", diabetes_exact_end_to_end},
     {"data_problems", data_problems},
     {"small_study", small_study},

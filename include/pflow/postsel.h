@@ -162,9 +162,16 @@ int pf_selection_target(const pf_selection *s, struct pf_target **out);
 /* Endpoint flags. */
 enum {
   PF_CI_OK = 0,
-  PF_CI_UNBRACKETED = 1 /* the pivot did not cross the level inside the
-                           search bracket: the endpoint is NaN, never the
-                           bracket edge */
+  PF_CI_UNBRACKETED = 1,    /* the pivot did not cross the level inside the
+                               search bracket and the root lies beyond the
+                               edge on the endpoint's own side (lo below
+                               t_hat - bracket_sd sd, hi above t_hat +
+                               bracket_sd sd): the interval reaches past
+                               the bracket.  The endpoint is NaN, never the
+                               bracket edge */
+  PF_CI_UNBRACKETED_FAR = 2 /* the root lies beyond the opposite edge (lo
+                               above t_hat + bracket_sd sd, hi below
+                               t_hat - bracket_sd sd); NaN as well */
 };
 
 typedef struct pf_interval {
@@ -201,6 +208,20 @@ int pf_selection_intervals(const pf_selection *s, size_t m, const double *O,
 int pf_selection_intervals_projected(const pf_selection *s, size_t m,
                                      const double *O, double level,
                                      double bracket_sd, pf_interval *out);
+
+/* The reference implementation's estimator, for comparison
+ * (`postsel.pivot: paired`): each sample o_n is paired with one draw t_n ~
+ * N(b, Sigma_ii) (m standard normals from `rng` per coefficient, reused
+ * for every b) and P(b) is the self-normalized weighted fraction of t_n <=
+ * t_hat_i.  Consistent, but a step function of b that is exactly 0 or 1
+ * once b is further from t_hat_i than the most extreme draw (~3.7 sd for
+ * 5000 draws), which caps the intervals' half-widths there.  projected:
+ * the reference's k-dimensional weights instead of the exact ones.  rng is
+ * required (PF_EINVAL if NULL). */
+int pf_selection_intervals_paired(const pf_selection *s, size_t m,
+                                  const double *O, double level,
+                                  double bracket_sd, int projected,
+                                  pf_rng *rng, pf_interval *out);
 
 /* ---- The workflow -------------------------------------------------- */
 
