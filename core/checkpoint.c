@@ -6,7 +6,19 @@
  * from the file system: the data are written to `<path>.tmp`, closed,
  * fsync'ed, renamed over `<path>` (rename(2) is atomic within a directory)
  * and the directory is fsync'ed so the rename itself is durable.  A crash at
- * any point leaves either the previous checkpoint or the new one. */
+ * any point leaves either the previous checkpoint or the new one.
+ *
+ * MPI: rank 0 writes the one file; writing is collective.  With replicated
+ * particles (interacting samplers) every rank holds the same state and
+ * rank 0 writes its own copy, so the file is the one a single process
+ * writes and resumes on any number of ranks.  With sharded chains every
+ * buffer is gathered to rank 0 in rank order (pf_comm_gather_bytes) and
+ * stored concatenated with an attribute `rank_counts` (elements per rank);
+ * each rank reads its own part back, so such a checkpoint resumes on the
+ * same number of ranks (root attribute `chain_ranks`, checked at open).
+ * While writing on several ranks, errors are kept (the first one) rather
+ * than returned, so every rank makes the same sequence of collective calls;
+ * pf_ckpt_commit agrees on them before the rename. */
 #include "pflow/checkpoint.h"
 
 #include <errno.h>
@@ -21,6 +33,7 @@
 
 #include <hdf5.h>
 
+#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/run.h"
 
@@ -98,7 +111,30 @@ struct pf_ckpt {
   char *path, *tmp;
   hid_t group;        /* the section being visited */
   const char *gname;
+  int lead;           /* holds the file: rank 0 (or the only rank) */
+  int par;            /* writing on more than one rank (collective) */
+  int sharded;        /* chains split over ranks: buffers per rank */
+  int rc;             /* par: the first error, reported at commit */
+  char msg[1024];
 };
+
+/* The ranks the chains are split over: the size when sharded, else 1. */
+static long long chain_ranks(void)
+{
+  return pf_comm_size() > 1 && !pf_comm_replicated() ? pf_comm_size() : 1;
+}
+
+/* While writing on several ranks: remember the first error and carry on
+ * (see the top); otherwise return it. */
+static int keep(pf_ckpt *c, int rc)
+{
+  if (rc == 0 || !c->par) return rc;
+  if (c->rc == 0) {
+    c->rc = rc;
+    snprintf(c->msg, sizeof c->msg, "%s", pf_error_message());
+  }
+  return 0;
+}
 
 static const char *const type_names[] = {"f64", "i64", "int", "size", "u8",
                                          "rng"};
@@ -159,7 +195,8 @@ static int valid_name(const char *name)
 }
 
 static int put_buffer(pf_ckpt *c, const char *name, pf_state_type type,
-                      void *data, size_t count)
+                      void *data, size_t count, const size_t *rank_counts,
+                      int nranks)
 {
   int rc = 0;
   PF_CHECK(count < ((size_t)1 << 56), PF_EINVAL, "state buffer '%s': %zu "
@@ -200,6 +237,20 @@ static int put_buffer(pf_ckpt *c, const char *name, pf_state_type type,
     PF_CHECK_GOTO(rc, w >= 0, PF_EHDF5, out, "checkpoint type attribute: %s",
                   pf__h5_errdesc());
   }
+  if (rank_counts) {
+    hsize_t nr = (hsize_t)nranks;
+    uint64_t rcs[nranks];
+    for (int r = 0; r < nranks; r++) rcs[r] = rank_counts[r];
+    hid_t as = H5Screate_simple(1, &nr, NULL);
+    hid_t a = as >= 0 ? H5Acreate2(ds, "rank_counts", H5T_STD_U64LE, as,
+                                   H5P_DEFAULT, H5P_DEFAULT)
+                      : H5I_INVALID_HID;
+    herr_t w = a >= 0 ? H5Awrite(a, H5T_NATIVE_UINT64, rcs) : -1;
+    if (a >= 0) H5Aclose(a);
+    if (as >= 0) H5Sclose(as);
+    PF_CHECK_GOTO(rc, w >= 0, PF_EHDF5, out, "checkpoint rank_counts: %s",
+                  pf__h5_errdesc());
+  }
 out:
   if (ds >= 0) H5Dclose(ds);
   if (sp >= 0) H5Sclose(sp);
@@ -237,22 +288,56 @@ static int get_buffer(pf_ckpt *c, const char *name, pf_state_type type,
   }
   sp = H5Dget_space(ds);
   hssize_t have = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-  PF_CHECK_GOTO(rc, have == (hssize_t)words, PF_EINVAL, out,
-                "checkpoint '%s': %s/%s holds %lld values, this run needs "
-                "%zu (a different config?)", c->path, c->gname, name,
-                (long long)have, words);
+  /* Sharded chains: this rank's part of the concatenation (see the top). */
+  hsize_t off = 0;
+  const int part = H5Aexists(ds, "rank_counts") > 0;
+  if (part) {
+    const int R = pf_comm_size(), me = pf_comm_rank();
+    uint64_t rcs[R];
+    hid_t a = H5Aopen(ds, "rank_counts", H5P_DEFAULT);
+    hid_t as = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    const int ok = as >= 0 && H5Sget_simple_extent_npoints(as) == R &&
+                   H5Aread(a, H5T_NATIVE_UINT64, rcs) >= 0;
+    if (as >= 0) H5Sclose(as);
+    if (a >= 0) H5Aclose(a);
+    PF_CHECK_GOTO(rc, ok && chain_ranks() == R, PF_EINVAL, out,
+                  "checkpoint '%s': %s/%s was split over another number of "
+                  "MPI ranks than this run's %d", c->path, c->gname, name, R);
+    for (int r = 0; r < me; r++) off += rcs[r];
+    PF_CHECK_GOTO(rc, rcs[me] == count, PF_EINVAL, out,
+                  "checkpoint '%s': %s/%s holds %llu values for rank %d, "
+                  "this run needs %zu (a different config?)", c->path,
+                  c->gname, name, (unsigned long long)rcs[me], me, count);
+    if (type == PF_STATE_RNG) off *= 4;
+  } else {
+    PF_CHECK_GOTO(rc, have == (hssize_t)words, PF_EINVAL, out,
+                  "checkpoint '%s': %s/%s holds %lld values, this run needs "
+                  "%zu (a different config?)", c->path, c->gname, name,
+                  (long long)have, words);
+  }
   void *dst = data;
   if (type == PF_STATE_RNG) {
     packed = malloc((words ? words : 1) * sizeof *packed);
     PF_CHECK_GOTO(rc, packed, PF_ENOMEM, out, "unpacking %zu streams", count);
     dst = packed;
   }
-  if (words)
-    PF_CHECK_GOTO(rc,
-                  H5Dread(ds, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                          dst) >= 0,
-                  PF_EIO, out, "checkpoint '%s': reading %s/%s: %s", c->path,
-                  c->gname, name, pf__h5_errdesc());
+  if (words) {
+    hid_t ms = H5S_ALL, fs = H5S_ALL;
+    herr_t r = 0;
+    if (part) {
+      hsize_t w = words;
+      ms = H5Screate_simple(1, &w, NULL);
+      r = ms >= 0 ? H5Sselect_hyperslab(sp, H5S_SELECT_SET, &off, NULL, &w,
+                                        NULL)
+                  : -1;
+      fs = sp;
+    }
+    if (r >= 0) r = H5Dread(ds, mem_type(type), ms, fs, H5P_DEFAULT, dst);
+    if (part && ms >= 0) H5Sclose(ms);
+    PF_CHECK_GOTO(rc, r >= 0, PF_EIO, out,
+                  "checkpoint '%s': reading %s/%s: %s", c->path, c->gname,
+                  name, pf__h5_errdesc());
+  }
   if (packed) rng_unpack(packed, count, data);
 out:
   if (ds >= 0) H5Dclose(ds);
@@ -261,16 +346,55 @@ out:
   return rc;
 }
 
-static int visit_buffer(pf_state_visitor *v, const char *name,
-                        pf_state_type type, void *data, size_t count)
+static size_t elem_size(pf_state_type t)
 {
-  pf_ckpt *c = v->ctx;
+  switch (t) {
+  case PF_STATE_INT: return sizeof(int);
+  case PF_STATE_U8: return 1;
+  case PF_STATE_RNG: return sizeof(pf_rng);
+  default: return 8;
+  }
+}
+
+static int check_buffer(const char *name, const void *data, size_t count)
+{
   PF_CHECK(valid_name(name), PF_EINVAL, "invalid state buffer name '%s'",
            name ? name : "(null)");
   PF_CHECK(data || count == 0, PF_EINVAL, "state buffer '%s': NULL data",
            name);
-  return c->writing ? put_buffer(c, name, type, data, count)
-                    : get_buffer(c, name, type, data, count);
+  return 0;
+}
+
+static int visit_buffer(pf_state_visitor *v, const char *name,
+                        pf_state_type type, void *data, size_t count)
+{
+  pf_ckpt *c = v->ctx;
+  if (!c->par) {
+    PF_TRY(check_buffer(name, data, count));
+    return c->writing ? put_buffer(c, name, type, data, count, NULL, 0)
+                      : get_buffer(c, name, type, data, count);
+  }
+  /* Writing on several ranks; every rank sees the same names. */
+  if (keep(c, check_buffer(name, data, count)) || c->rc) {
+    if (!c->sharded) return 0;
+  }
+  if (!c->sharded) {
+    if (c->lead && c->group >= 0)
+      return keep(c, put_buffer(c, name, type, data, count, NULL, 0));
+    return 0;
+  }
+  const int R = pf_comm_size();
+  const size_t es = elem_size(type);
+  size_t counts[R];
+  void *full = NULL;
+  int rc = pf_comm_gather_bytes(data, data ? count * es : 0, &full, counts);
+  if (rc == 0 && c->lead && c->rc == 0 && c->group >= 0) {
+    size_t total = 0;
+    for (int r = 0; r < R; r++) total += (counts[r] /= es);
+    rc = put_buffer(c, name, type, full, total, counts, R);
+  }
+  free(full);
+  return keep(c, rc);
 }
 
 static void ckpt_free(pf_ckpt *c)
@@ -296,30 +420,53 @@ int pf_ckpt_create(const char *path, pf_ckpt **out)
   *out = NULL;
   pf__h5_quiet();
   pf_ckpt *c = calloc(1, sizeof *c);
-  PF_CHECK(c, PF_ENOMEM, "allocating a checkpoint");
-  c->file = H5I_INVALID_HID;
-  c->writing = 1;
-  size_t n = strlen(path);
-  c->path = malloc(n + 1);
-  c->tmp = malloc(n + 5);
-  if (!c->path || !c->tmp) {
-    ckpt_free(c);
-    PF_RAISE(PF_ENOMEM, "allocating a checkpoint");
+  const size_t n = strlen(path);
+  if (c) {
+    c->path = malloc(n + 1);
+    c->tmp = malloc(n + 5);
   }
+  int crc = c && c->path && c->tmp
+                ? 0
+                : pf__error_set(PF_ENOMEM, __FILE__, __LINE__,
+                                "allocating a checkpoint");
+  if ((crc = pf_comm_agree(crc)) != 0) {
+    if (c) {
+      free(c->path);
+      free(c->tmp);
+    }
+    free(c);
+    return crc;
+  }
+  c->file = H5I_INVALID_HID;
+  c->group = H5I_INVALID_HID;
+  c->writing = 1;
+  c->lead = pf_comm_rank() == 0;
+  c->par = pf_comm_size() > 1;
+  c->sharded = chain_ranks() > 1;
   memcpy(c->path, path, n + 1);
   snprintf(c->tmp, n + 5, "%s.tmp", path);
-  hid_t fapl = fapl_nolock();
-  c->file = H5Fcreate(c->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (c->file < 0) {
-    int e = pf__error_set(PF_EIO, __FILE__, __LINE__,
-                          "cannot create checkpoint '%s': %s", c->tmp,
-                          pf__h5_errdesc());
+  int e = 0;
+  if (c->lead) {
+    hid_t fapl = fapl_nolock();
+    c->file = H5Fcreate(c->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (c->file < 0)
+      e = pf__error_set(PF_EIO, __FILE__, __LINE__,
+                        "cannot create checkpoint '%s': %s", c->tmp,
+                        pf__h5_errdesc());
+  }
+  if ((e = pf_comm_agree(e)) != 0) {
+    if (c->lead && c->file >= 0) {
+      H5Fclose(c->file);
+      c->file = H5I_INVALID_HID;
+      remove(c->tmp);
+    }
     ckpt_free(c);
     return e;
   }
   int rc = pf_ckpt_set_str(c, "format", CKPT_FORMAT);
   if (rc == 0) rc = pf_ckpt_set_int(c, "format_version", CKPT_VERSION);
+  if (rc == 0) rc = pf_ckpt_set_int(c, "chain_ranks", chain_ranks());
   if (rc < 0) {
     pf_ckpt_close(&c);
     return rc;
@@ -337,6 +484,8 @@ int pf_ckpt_open(const char *path, pf_ckpt **out)
     PF_RAISE(PF_EIO, "no checkpoint '%s' (%s)", path, strerror(errno));
   pf_ckpt *c = calloc(1, sizeof *c);
   PF_CHECK(c, PF_ENOMEM, "allocating a checkpoint");
+  c->group = H5I_INVALID_HID;
+  c->lead = 1; /* reading: every rank reads the file itself */
   c->path = malloc(strlen(path) + 1);
   if (!c->path) {
     free(c);
@@ -363,6 +512,20 @@ int pf_ckpt_open(const char *path, pf_ckpt **out)
     goto fail;
   }
   free(fmt);
+  fmt = NULL;
+  {
+    long long cr = 1;
+    if (H5Aexists(c->file, "chain_ranks") > 0 &&
+        pf_ckpt_get_int(c, "chain_ranks", &cr) < 0)
+      cr = -1;
+    if (cr != chain_ranks()) {
+      rc = pf__error_set(PF_EINVAL, __FILE__, __LINE__,
+                         "checkpoint '%s' holds chains split over %lld MPI "
+                         "rank(s): resume it with %lld (this run has %lld)",
+                         path, cr, cr, chain_ranks());
+      goto fail;
+    }
+  }
   *out = c;
   return 0;
 fail:
@@ -375,6 +538,23 @@ int pf_ckpt_section(pf_ckpt *c, const char *group,
                     int (*fn)(void *obj, pf_state_visitor *v), void *obj)
 {
   PF_CHECK(c && group && fn, PF_EINVAL, "pf_ckpt_section: NULL argument");
+  if (c->par) { /* every rank visits (see the top) */
+    c->group = H5I_INVALID_HID;
+    if (c->lead && c->rc == 0) {
+      c->group = H5Gcreate2(c->file, group, H5P_DEFAULT, H5P_DEFAULT,
+                            H5P_DEFAULT);
+      if (c->group < 0)
+        keep(c, pf__error_set(PF_EHDF5, __FILE__, __LINE__,
+                              "checkpoint '%s': section '%s': %s", c->tmp,
+                              group, pf__h5_errdesc()));
+    }
+    c->gname = group;
+    pf_state_visitor v = {visit_buffer, c, 0};
+    int rc = keep(c, fn(obj, &v));
+    if (c->group >= 0) H5Gclose(c->group);
+    c->group = H5I_INVALID_HID;
+    return rc;
+  }
   if (c->writing) {
     c->group = H5Gcreate2(c->file, group, H5P_DEFAULT, H5P_DEFAULT,
                           H5P_DEFAULT);
@@ -396,8 +576,8 @@ int pf_ckpt_section(pf_ckpt *c, const char *group,
 
 /* ---- root attributes ------------------------------------------------- */
 
-static int set_attr(pf_ckpt *c, const char *name, hid_t ftype, hid_t mtype,
-                    const void *buf)
+static int set_attr1(pf_ckpt *c, const char *name, hid_t ftype, hid_t mtype,
+                     const void *buf)
 {
   hid_t sp = H5Screate(H5S_SCALAR);
   if (H5Aexists(c->file, name) > 0) H5Adelete(c->file, name);
@@ -408,6 +588,14 @@ static int set_attr(pf_ckpt *c, const char *name, hid_t ftype, hid_t mtype,
   PF_CHECK(w >= 0, PF_EHDF5, "checkpoint '%s': attribute '%s': %s", c->tmp,
            name, pf__h5_errdesc());
   return 0;
+}
+
+/* Rank 0 writes (the others hold no file). */
+static int set_attr(pf_ckpt *c, const char *name, hid_t ftype, hid_t mtype,
+                    const void *buf)
+{
+  if (!c->lead || c->rc) return 0;
+  return keep(c, set_attr1(c, name, ftype, mtype, buf));
 }
 
 int pf_ckpt_set_int(pf_ckpt *c, const char *name, long long value)
@@ -492,11 +680,23 @@ int pf_ckpt_commit(pf_ckpt **cp)
   pf_ckpt *c = *cp;
   *cp = NULL;
   int rc = 0;
-  herr_t cl = H5Fclose(c->file);
-  c->file = H5I_INVALID_HID;
-  PF_CHECK_GOTO(rc, cl >= 0, PF_EIO, fail, "closing checkpoint '%s': %s",
-                c->tmp, pf__h5_errdesc());
-  PF_TRY_GOTO(rc, fsync_path(c->tmp, 0), fail);
+  if (c->lead) {
+    herr_t cl = H5Fclose(c->file);
+    c->file = H5I_INVALID_HID;
+    if (c->rc == 0 && cl < 0)
+      rc = pf__error_set(PF_EIO, __FILE__, __LINE__,
+                         "closing checkpoint '%s': %s", c->tmp,
+                         pf__h5_errdesc());
+    if (c->rc == 0 && rc == 0) rc = fsync_path(c->tmp, 0);
+  }
+  /* Every rank's first error (see keep), agreed before the rename. */
+  if (c->rc) rc = pf__error_set(c->rc, __FILE__, __LINE__, "%s", c->msg);
+  if (c->par) rc = pf_comm_agree(rc);
+  if (rc) goto fail;
+  if (!c->lead) {
+    ckpt_free(c);
+    return 0;
+  }
   PF_CHECK_GOTO(rc, rename(c->tmp, c->path) == 0, PF_EIO, fail,
                 "cannot rename checkpoint '%s' to '%s': %s", c->tmp, c->path,
                 strerror(errno));
@@ -516,7 +716,7 @@ int pf_ckpt_commit(pf_ckpt **cp)
   ckpt_free(c);
   return rc;
 fail:
-  remove(c->tmp);
+  if (c->lead) remove(c->tmp);
   ckpt_free(c);
   return rc;
 }
@@ -528,7 +728,7 @@ void pf_ckpt_close(pf_ckpt **cp)
   *cp = NULL;
   if (c->file >= 0) H5Fclose(c->file);
   c->file = H5I_INVALID_HID;
-  if (c->writing) remove(c->tmp);
+  if (c->writing && c->lead) remove(c->tmp);
   ckpt_free(c);
 }
 

@@ -174,6 +174,58 @@ int pf_comm_gather_rows(const double *local, size_t n, size_t width,
   return mpi_ok(e, "gather of particle rows");
 }
 
+int pf_comm_gather_bytes(const void *local, size_t bytes, void **full,
+                         size_t *counts)
+{
+  *full = NULL;
+  if (g_size == 1) {
+    *full = malloc(bytes ? bytes : 1);
+    PF_CHECK(*full, PF_ENOMEM, "gather buffer of %zu bytes", bytes);
+    if (bytes) memcpy(*full, local, bytes);
+    if (counts) counts[0] = bytes;
+    return 0;
+  }
+  unsigned long long mine = bytes, *all = NULL;
+  int rc = 0;
+  if (g_rank == 0) {
+    all = malloc((size_t)g_size * sizeof *all);
+    if (!all) rc = pf__error_set(PF_ENOMEM, __FILE__, __LINE__, "counts");
+  }
+  PF_TRY(pf_comm_agree(rc));
+  double t0 = now();
+  MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all, 1,
+             MPI_UNSIGNED_LONG_LONG, 0, g_comm);
+  size_t total = 0;
+  if (g_rank == 0) {
+    for (int r = 0; r < g_size; r++) {
+      if (all[r] > (unsigned long long)INT32_MAX ||
+          total > (size_t)INT32_MAX - all[r])
+        rc = pf__error_set(PF_EINVAL, __FILE__, __LINE__,
+                           "a gather of %llu bytes from rank %d exceeds "
+                           "MPI's int counts", all[r], r);
+      g_counts[r] = (int)all[r];
+      g_displs[r] = (int)total;
+      total += (size_t)all[r];
+      if (counts) counts[r] = (size_t)all[r];
+    }
+    if (rc == 0 && !(*full = malloc(total ? total : 1)))
+      rc = pf__error_set(PF_ENOMEM, __FILE__, __LINE__,
+                         "gather buffer of %zu bytes", total);
+  }
+  free(all);
+  g_seconds += now() - t0;
+  if ((rc = pf_comm_agree(rc)) != 0) {
+    free(*full);
+    *full = NULL;
+    return rc;
+  }
+  t0 = now(); /* (rank 0 checked every count above) */
+  int e = MPI_Gatherv(local, (int)bytes, MPI_BYTE, *full, g_counts, g_displs,
+                      MPI_BYTE, 0, g_comm);
+  g_seconds += now() - t0;
+  return mpi_ok(e, "gather of checkpoint data");
+}
+
 int pf_comm_ordered_sum(const double *v, size_t n_local, double *sum,
                         size_t *n_total)
 {
@@ -382,6 +434,16 @@ int pf_comm_share_tiles(double *rows, size_t n, size_t d, size_t tile)
   (void)n;
   (void)d;
   (void)tile;
+  return 0;
+}
+
+int pf_comm_gather_bytes(const void *local, size_t bytes, void **full,
+                         size_t *counts)
+{
+  *full = malloc(bytes ? bytes : 1);
+  PF_CHECK(*full, PF_ENOMEM, "gather buffer of %zu bytes", bytes);
+  if (bytes) memcpy(*full, local, bytes);
+  if (counts) counts[0] = bytes;
   return 0;
 }
 

@@ -626,7 +626,8 @@ static int write_checkpoint(run *r, const char *path, const char *config,
       cur.len[k] = -1;
   }
   pf_error_clear();
-  PF_TRY(pf_h5_flush(r->h5));
+  /* MPI: the checkpoint calls are collective (core/checkpoint.c) */
+  PF_TRY(pf_comm_agree(pf_h5_flush(r->h5)));
   pf_ckpt *c;
   char hash[17], ts[64];
   pf_ckpt_hash(config, hash);
@@ -664,21 +665,26 @@ static int resume_output(run *r, const char *path, const char *config,
   PF_CHECK(r->sops->state, PF_ENOTSUP,
            "sampler '%s' cannot be checkpointed (no state op)",
            r->sops->base.name);
-  PF_TRY(pf_ckpt_open(path, &c));
-  PF_TRY_GOTO(rc, pf_ckpt_get_str(c, "config", &cfg), out);
+  /* Under MPI every rank reads the checkpoint, then the ranks agree
+   * before the collective reopening (rank 0 then writes the output through
+   * the gather backend, io/h5out.c). */
+  PF_TRY_GOTO(rc, pf_ckpt_open(path, &c), loaded);
+  PF_TRY_GOTO(rc, pf_ckpt_get_str(c, "config", &cfg), loaded);
   if (strcmp(cfg, config) != 0) {
     rc = pf__error_set(PF_EINVAL, __FILE__, __LINE__,
                        "checkpoint '%s' belongs to another run: its config "
                        "differs from the one stored in the output", path);
-    goto out;
+    goto loaded;
   }
-  PF_TRY_GOTO(rc, pf_ckpt_section(c, "runner", cursor_state, &cur), out);
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "runner", cursor_state, &cur), loaded);
   PF_TRY_GOTO(rc, pf_ckpt_section(c, "particles", particles_section, r->p),
-              out);
-  PF_TRY_GOTO(rc, pf_ckpt_section(c, "sampler", sampler_section, r), out);
+              loaded);
+  PF_TRY_GOTO(rc, pf_ckpt_section(c, "sampler", sampler_section, r), loaded);
   PF_TRY_GOTO(rc, pf_ckpt_section(c, "target", target_section, r->target),
-              out);
+              loaded);
+loaded:
   pf_ckpt_close(&c);
+  if ((rc = pf_comm_agree(rc)) != 0) goto out;
   static const char *const keep_final[] = {"trajectory", "diagnostics",
                                            "reference", NULL};
   static const char *const keep_chains[] = {
@@ -691,20 +697,24 @@ static int resume_output(run *r, const char *path, const char *config,
     if (cur.len[k] >= 0)
       PF_TRY_GOTO(rc, pf_h5_dim_truncate(r->h5, cursor_dims[k][0],
                                          cursor_dims[k][1],
-                                         (size_t)cur.len[k]), out);
-  if (traj_every > 0)
-    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "trajectory", "x", &r->traj), out);
+                                         (size_t)cur.len[k]), cut);
+cut: /* rank 0's file operations, agreed before the collective opens */
+  if ((rc = pf_comm_agree(rc)) != 0) goto out;
+  if (traj_every > 0) /* split axes as in create_layout / create_draws */
+    PF_TRY_GOTO(rc, pf_h5_var_open_split(r->h5, "trajectory", "x", 2,
+                                         &r->traj), out);
   for (size_t i = 0; i < r->n_cols; i++)
     PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "diagnostics", r->col_names[i],
                                    &r->cols[i]), out);
   if (r->chains) {
-    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "posterior", "x", &r->post_x), out);
-    PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "sample_stats", "lp", &r->post_lp),
-                out);
+    PF_TRY_GOTO(rc, pf_h5_var_open_split(r->h5, "posterior", "x", 0,
+                                         &r->post_x), out);
+    PF_TRY_GOTO(rc, pf_h5_var_open_split(r->h5, "sample_stats", "lp", 0,
+                                         &r->post_lp), out);
     for (size_t k = 0; k < r->sops->n_chain_stats; k++)
-      PF_TRY_GOTO(rc, pf_h5_var_open(r->h5, "sample_stats",
-                                     r->sops->chain_stat_names[k],
-                                     &r->post_stats[k]), out);
+      PF_TRY_GOTO(rc, pf_h5_var_open_split(r->h5, "sample_stats",
+                                           r->sops->chain_stat_names[k], 0,
+                                           &r->post_stats[k]), out);
   }
   PF_TRY_GOTO(rc, pf_h5_attr_delete(r->h5, NULL, "error"), out);
   PF_TRY_GOTO(rc, pf_h5_attr_str(r->h5, NULL, "status", "running"), out);
@@ -755,15 +765,14 @@ int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
   PF_TRY_GOTO(rc, pf_cfg_int(root, "output.checkpoint_every", &ck_every), done);
   PF_TRY_GOTO(rc, pf_cfg_real(root, "output.checkpoint_seconds", &ck_secs), done);
   PF_TRY_GOTO(rc, pf_cfg_bool(root, "output.checkpoint_signals", &ck_signals), done);
-  /* Checkpoints are single-process for now (an MPI run would need every
-   * rank's block); under MPI signals interrupt as before. */
-  const int ckpt_ok = pf_comm_size() == 1 && r.sops->state;
-  if (pf_comm_size() > 1) ck_signals = 0;
+  /* Under MPI rank 0 writes the checkpoint (core/checkpoint.c); every
+   * decision to write one is agreed by the ranks. */
+  const int ckpt_ok = r.sops->state != NULL;
   if ((ck_every > 0 || ck_secs > 0 || opts->resume || opts->stop_after > 0) &&
       !ckpt_ok) {
     rc = pf__error_set(PF_ECONFIG, __FILE__, __LINE__,
-                       "checkpoints need a single MPI rank and a sampler "
-                       "with a state op ('%s')", r.sops->base.name);
+                       "checkpoints need a sampler with a state op ('%s')",
+                       r.sops->base.name);
     goto done;
   }
   char ckpt[1100];
@@ -773,8 +782,9 @@ int pf__run(const pf_config *c, FILE *progress, pf_run_result *res,
   long start = 1;
   double elapsed0 = 0.0;
   if (opts->resume) {
-    PF_TRY_GOTO(rc, resume_output(&r, ckpt, run_id, res->path, traj_every,
-                                  &start, &elapsed0), done);
+    rc = pf_comm_agree(resume_output(&r, ckpt, run_id, res->path,
+                                     traj_every, &start, &elapsed0));
+    if (rc) goto done;
     pf_h5_set_compression(r.h5, (int)level);
   } else {
     const char *io = pf_cfg_str(root, "output.io");
@@ -822,7 +832,12 @@ init_end:
   if ((rc = pf_comm_agree(rc)) != 0) goto loop_done;
 
   long it;
-  for (it = start; it <= (long)n_iter && !g_signal && it - 1 != stop_at;
+  /* Under MPI the loop stops on the agreed signal (a signal reaching one
+   * rank between the agreement and this test must not stop it alone). */
+  const int R = pf_comm_size();
+  int sig = 0;
+  for (it = start;
+       it <= (long)n_iter && !(R > 1 ? sig : g_signal) && it - 1 != stop_at;
        it++) {
     PF_TRY_GOTO(rc, r.sops->step(r.sstate, it, r.p, info), iter_end);
     const int draw = r.chains && it > r.warmup && (it - r.warmup) % r.thin == 0;
@@ -841,23 +856,32 @@ init_end:
       PF_TRY_GOTO(rc, record_diagnostics(&r, it, info, pf_wtime() - t0, res,
                                          note, sizeof note), iter_end);
     if (it % flush_every == 0) PF_TRY_GOTO(rc, pf_h5_flush(r.h5), iter_end);
-    if ((ck_every > 0 && it % ck_every == 0) ||
-        (ck_secs > 0 && pf_wtime() - last_ck >= ck_secs)) {
-      PF_TRY_GOTO(rc, write_checkpoint(&r, ckpt, run_id, it, pf_wtime() - t0),
-                  iter_end);
-      last_ck = pf_wtime();
-    }
   iter_end:
-    if (pf_comm_size() > 1) {
+    if (R > 1) {
       if ((rc = pf_comm_agree(rc)) != 0) break;
-      g_signal = pf_comm_max_int(g_signal);
+      sig = pf_comm_max_int(g_signal);
     } else if (rc) {
       break;
     }
+    /* After the agreement: writing a checkpoint is collective under MPI
+     * (rank 0's clock decides the timed ones). */
+    int ck_due = ck_secs > 0 && pf_wtime() - last_ck >= ck_secs;
+    if (ck_secs > 0 && R > 1) {
+      PF_TRY_GOTO(rc, pf_comm_bcast(&ck_due, sizeof ck_due), ck_fail);
+    }
+    if ((ck_every > 0 && it % ck_every == 0) || ck_due) {
+      PF_TRY_GOTO(rc, write_checkpoint(&r, ckpt, run_id, it, pf_wtime() - t0),
+                  ck_fail);
+      last_ck = pf_wtime();
+    }
+  ck_fail:
+    if (rc) break;
     pf_progress_update(r.prog, it, note);
     res->iterations = it;
   }
 loop_done:
+  /* MPI: a signal that reached some ranks after the last agreement */
+  if (pf_comm_size() > 1 && rc == 0) g_signal = pf_comm_max_int(g_signal);
   res->seconds = pf_wtime() - t0;
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);

@@ -1309,8 +1309,8 @@ static int dim_by_id(const void *a, const void *b)
   return (x->id > y->id) - (x->id < y->id);
 }
 
-int pf_h5_open_append(const char *path, const char *const *keep,
-                      pf_h5 **out)
+static int open_append1(const char *path, const char *const *keep,
+                        pf_h5 **out)
 {
   PF_CHECK(path && out, PF_EINVAL, "pf_h5_open_append: NULL argument");
   *out = NULL;
@@ -1380,6 +1380,95 @@ fail:
   return rc;
 }
 
+/* Under MPI (resume): rank 0's dimension table to every rank, packed as
+ * (id, unlimited, len, "group\0name\0") records.  Collective. */
+static int share_dims(pf_h5 *h)
+{
+  unsigned long long bytes = 0;
+  char *buf = NULL;
+  int rc = 0;
+  if (pf_comm_rank() == 0) {
+    for (size_t i = 0; i < h->ndims; i++)
+      bytes += 3 * sizeof(long long) + strlen(h->dims[i].group) +
+               strlen(h->dims[i].name) + 2;
+    buf = malloc(bytes ? bytes : 1);
+    if (!buf) rc = pf__error_set(PF_ENOMEM, __FILE__, __LINE__,
+                                 "dimension table");
+    for (size_t i = 0, k = 0; buf && i < h->ndims; i++) {
+      long long v[3] = {h->dims[i].id, h->dims[i].unlimited,
+                        (long long)h->dims[i].len};
+      memcpy(buf + k, v, sizeof v);
+      k += sizeof v;
+      size_t lg = strlen(h->dims[i].group) + 1,
+             ln = strlen(h->dims[i].name) + 1;
+      memcpy(buf + k, h->dims[i].group, lg);
+      memcpy(buf + k + lg, h->dims[i].name, ln);
+      k += lg + ln;
+    }
+  }
+  PF_TRY(pf_comm_agree(rc));
+  PF_TRY(pf_comm_bcast(&bytes, sizeof bytes));
+  if (pf_comm_rank() != 0) {
+    buf = malloc(bytes ? bytes : 1);
+    rc = buf ? 0 : pf__error_set(PF_ENOMEM, __FILE__, __LINE__,
+                                 "dimension table");
+  }
+  if ((rc = pf_comm_agree(rc)) == 0) rc = pf_comm_bcast(buf, bytes);
+  for (size_t k = 0; rc == 0 && pf_comm_rank() != 0 && k < bytes;) {
+    long long v[3];
+    memcpy(v, buf + k, sizeof v);
+    k += sizeof v;
+    const char *g = buf + k, *nm = g + strlen(g) + 1;
+    k = (size_t)(nm + strlen(nm) + 1 - buf);
+    rc = grow((void **)&h->dims, &h->capdims, h->ndims + 1, sizeof *h->dims);
+    if (rc == 0) {
+      pf__h5dim nd = {dupstr(g), dupstr(nm), H5I_INVALID_HID,
+                      H5I_INVALID_HID, (int)v[0], (int)v[1], (hsize_t)v[2]};
+      h->dims[h->ndims++] = nd;
+      if (!nd.group || !nd.name)
+        rc = pf__error_set(PF_ENOMEM, __FILE__, __LINE__, "out of memory");
+    }
+  }
+  free(buf);
+  return rc;
+}
+
+int pf_h5_open_append(const char *path, const char *const *keep,
+                      pf_h5 **out)
+{
+  if (pf_comm_size() == 1) return open_append1(path, keep, out);
+  /* MPI: the gather backend from here on (rank 0 writes; the others keep
+   * the dimension lengths and take part in the split variables' gathers),
+   * whatever output.io the run was created with: same data and layout. */
+  PF_CHECK(out, PF_EINVAL, "pf_h5_open_append: NULL argument");
+  *out = NULL;
+  pf_h5 *h = NULL;
+  int rc = 0;
+  if (pf_comm_rank() == 0) {
+    rc = open_append1(path, keep, &h);
+  } else {
+    h = calloc(1, sizeof *h);
+    if (h) {
+      h->file = h->mspace1 = h->dxpl = H5I_INVALID_HID;
+      h->noop = 1;
+    } else {
+      rc = pf__error_set(PF_ENOMEM, __FILE__, __LINE__, "output handle");
+    }
+  }
+  if (h) h->gather = 1;
+  rc = pf_comm_agree(rc);
+  if (rc == 0) rc = share_dims(h);
+  if (rc != 0) {
+    if (h) {
+      pf_h5 *hh = h;
+      pf_h5_close(&hh);
+    }
+    return rc;
+  }
+  *out = h;
+  return 0;
+}
+
 int pf_h5_dim_len(pf_h5 *h, const char *group, const char *name,
                   size_t *len)
 {
@@ -1403,7 +1492,12 @@ int pf_h5_dim_truncate(pf_h5 *h, const char *group, const char *name,
   PF_CHECK((hsize_t)len <= d->len, PF_EINVAL,
            "'%s': dimension '%s/%s' has %llu records, fewer than the %zu the "
            "checkpoint needs (records written before the checkpoint were "
-           "lost)", h->path, g, name, (unsigned long long)d->len, len);
+           "lost)", h->path ? h->path : "(rank 0's file)", g, name,
+           (unsigned long long)d->len, len);
+  if (h->noop) {
+    d->len = len;
+    return 0;
+  }
   hsize_t n = len, max = H5S_UNLIMITED;
   PF_CHECK(H5Dset_extent(d->dset, &n) >= 0 &&
                H5Sset_extent_simple(d->fspace, 1, &n, &max) >= 0,
@@ -1415,6 +1509,65 @@ int pf_h5_dim_truncate(pf_h5 *h, const char *group, const char *name,
 
 int pf_h5_var_open(pf_h5 *h, const char *group, const char *name,
                    pf_h5var **out)
+{
+  return pf_h5_var_open_split(h, group, name, -1, out);
+}
+
+static int var_open1(pf_h5 *h, const char *group, const char *name,
+                     pf_h5var **out);
+
+int pf_h5_var_open_split(pf_h5 *h, const char *group, const char *name,
+                         int split, pf_h5var **out)
+{
+  PF_CHECK(h && name && out, PF_EINVAL, "pf_h5_var_open: NULL argument");
+  *out = NULL;
+  int rc = 0;
+  unsigned long long sw[2] = {0, 1}; /* rows along the split axis, width */
+  pf_h5var *v = NULL;
+  if (h->noop) {
+    v = calloc(1, sizeof *v);
+    if (v) {
+      v->h = h;
+      v->dset = v->mspace = v->fspace = H5I_INVALID_HID;
+      v->uaxis = v->split = -1;
+    }
+    rc = v ? grow((void **)&h->vars, &h->capvars, h->nvars + 1,
+                  sizeof *h->vars)
+           : pf__error_set(PF_ENOMEM, __FILE__, __LINE__, "variable handle");
+    if (rc == 0) h->vars[h->nvars++] = v;
+    else free(v);
+  } else {
+    rc = var_open1(h, group, name, &v);
+    if (rc == 0 && split >= 0 && !(split < v->ndims && split != v->uaxis))
+      rc = pf__error_set(PF_EINVAL, __FILE__, __LINE__,
+                         "variable '%s': axis %d cannot be split", v->path,
+                         split);
+    if (rc == 0 && split >= 0) {
+      sw[0] = v->cur[split];
+      for (int i = split + 1; i < v->ndims; i++)
+        if (i != v->uaxis) sw[1] *= v->cur[i];
+    }
+  }
+  if (h->gather) { /* more than one rank: rank 0's shape everywhere */
+    PF_TRY(pf_comm_agree(rc));
+    PF_TRY(pf_comm_bcast(sw, sizeof sw));
+  }
+  PF_TRY(rc);
+  if (split >= 0) {
+    v->split = split;
+    v->slen = (size_t)sw[0];
+    v->width = (size_t)sw[1];
+    if (h->gather && !h->noop) {
+      v->gbuf = malloc((v->slen ? v->slen : 1) * v->width * sizeof(double));
+      PF_CHECK(v->gbuf, PF_ENOMEM, "variable '%s': gather buffer", v->path);
+    }
+  }
+  *out = v;
+  return 0;
+}
+
+static int var_open1(pf_h5 *h, const char *group, const char *name,
+                     pf_h5var **out)
 {
   PF_CHECK(h && name && out, PF_EINVAL, "pf_h5_var_open: NULL argument");
   *out = NULL;
@@ -1506,6 +1659,7 @@ fail:
 int pf_h5_attr_delete(pf_h5 *h, const char *group, const char *name)
 {
   PF_CHECK(h && name, PF_EINVAL, "pf_h5_attr_delete: NULL argument");
+  if (h->noop) return 0;
   hid_t obj = H5I_INVALID_HID;
   PF_TRY(open_target(h, grp(group), &obj));
   htri_t ex = H5Aexists(obj, name);

@@ -16,6 +16,9 @@
 #include "svmd.h"
 
 #include <cblas.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include <lapacke.h>
 #include <math.h>
 #include <omp.h>
@@ -24,6 +27,7 @@
 
 #include "optimizer.h"
 #include "pflow/checkpoint.h"
+#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/particles.h"
 #include "pflow/sampler.h"
@@ -50,7 +54,7 @@ struct pf__svmd {
   double *W1, *W2, *B; /* r x d */
   double *T;          /* n x d */
   double *rows;       /* nthr x (PF_KERNEL_WORK + 1) n: kernel scratch */
-  double *lwork;
+  double *lwork, *lwork2; /* lwork2: the second dormtr block */
   lapack_int *iwork;
   lapack_int nlwork, nliwork;
   /* Block Krylov (krylov_kept): basis rows V (mcap x n), their images AV,
@@ -60,6 +64,7 @@ struct pf__svmd {
   int method;         /* PF__SVMD_AUTO / _DENSE / _KRYLOV (tests) */
   size_t kb, mcap;
   double *V, *AV, *Tm, *Tw, *Y, *C, *Wb, *Bq, *wref;
+  double *Vt, *Yt;    /* n x 8: a block and its image, transposed */
   double *kd, *ke, *ktau, *kd2, *ke2, *kth;
   int last_krylov;    /* the path the last call took (1 Krylov, 0 dense) */
   size_t last_m;      /* Krylov basis size at convergence */
@@ -107,6 +112,7 @@ void pf__svmd_destroy(pf__svmd **pw)
   free(w->T);
   free(w->rows);
   free(w->lwork);
+  free(w->lwork2);
   free(w->iwork);
   free(w->V);
   free(w->AV);
@@ -123,6 +129,8 @@ void pf__svmd_destroy(pf__svmd **pw)
   free(w->kd2);
   free(w->ke2);
   free(w->kth);
+  free(w->Vt);
+  free(w->Yt);
   free(w);
   *pw = NULL;
 }
@@ -194,8 +202,9 @@ int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
   w->nlwork = (lapack_int)wq + 1;
   w->nliwork = iwq + 1;
   w->lwork = pf_alloc_doubles((size_t)w->nlwork);
+  w->lwork2 = pf_alloc_doubles((size_t)w->nlwork);
   w->iwork = calloc((size_t)w->nliwork, sizeof(lapack_int));
-  PF_CHECK_GOTO(rc, w->lwork && w->iwork, PF_ENOMEM, fail,
+  PF_CHECK_GOTO(rc, w->lwork && w->lwork2 && w->iwork, PF_ENOMEM, fail,
                 "allocating the eigensolver workspace");
   /* The Krylov path (n >= PF__SVMD_KRYLOV_MIN_N): a basis of at most n/2
    * vectors (r <= n/4 needs about 2r); LAPACK's workspaces for the m x m
@@ -219,9 +228,12 @@ int pf__svmd_create(size_t n, size_t d, pf__svmd **out)
     w->kd2 = pf_alloc_doubles(mc);
     w->ke2 = pf_alloc_doubles(mc);
     w->kth = pf_alloc_doubles(mc);
+    w->Vt = pf_alloc_doubles(8 * n);
+    w->Yt = pf_alloc_doubles(8 * n);
     PF_CHECK_GOTO(rc, w->V && w->AV && w->Tm && w->Tw && w->Y && w->C &&
                           w->Wb && w->Bq && w->wref && w->kd && w->ke &&
-                          w->ktau && w->kd2 && w->ke2 && w->kth,
+                          w->ktau && w->kd2 && w->ke2 && w->kth && w->Vt &&
+                          w->Yt,
                   PF_ENOMEM, fail, "allocating the svmd Krylov workspace");
   }
   *out = w;
@@ -354,15 +366,113 @@ static int eigen_kept(pf__svmd *w, double tau, size_t *rank,
     r--;
   }
   if (r == 0) return 2;
-  info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', NL,
-                             (lapack_int)r, w->A, NL, w->tau, Ut, NL,
-                             w->lwork, w->nlwork);
+  /* Two fixed column blocks (the first holds r / 2 vectors, at least 64,
+   * else all), one per thread: each vector's back-transformation is
+   * independent of the others, and the split depends only on r. */
+  const size_t r1 = r >= 128 ? r / 2 : r;
+  lapack_int inf2[2] = {0, 0};
+#pragma omp parallel for schedule(static) num_threads(r1 < r ? w->nthr : 1)
+  for (int h = 0; h < 2; h++) {
+    const size_t c0 = h ? r1 : 0, c1 = h ? r : r1;
+    if (c1 > c0)
+      inf2[h] = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', NL,
+                                    (lapack_int)(c1 - c0), w->A, NL, w->tau,
+                                    Ut + c0 * n, NL,
+                                    h ? w->lwork2 : w->lwork, w->nlwork);
+  }
+  info = inf2[0] ? inf2[0] : inf2[1];
   *info_out = (int)info;
   if (info != 0) return 3;
   *rank = r;
   *ut = Ut;
   *lr = l;
   return 0;
+}
+
+/* C = alpha op(A) op(B) + beta C (row-major) as serial dgemm calls on
+ * fixed blocks of PF__SVMD_GEMM_BLOCK output rows (by_rows) or columns,
+ * OpenMP over the blocks: the blocks depend only on the dimensions, so the
+ * bits do not depend on the thread count, and the products of the
+ * eigensolver use every thread instead of one. */
+#define PF__SVMD_GEMM_BLOCK 128
+static void pgemm(int nthr, int by_rows, CBLAS_TRANSPOSE ta,
+                  CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K,
+                  double alpha, const double *A, size_t lda, const double *B,
+                  size_t ldb, double beta, double *C, size_t ldc)
+{
+  const size_t len = by_rows ? M : N, T = PF__SVMD_GEMM_BLOCK;
+  const size_t nb = (len + T - 1) / T;
+#pragma omp parallel for schedule(static) num_threads(nb > 1 ? nthr : 1)
+  for (size_t b = 0; b < nb; b++) {
+    const size_t s = b * T, e = s + T < len ? s + T : len;
+    if (by_rows)
+      cblas_dgemm(CblasRowMajor, ta, tb, (int)(e - s), (int)N, (int)K, alpha,
+                  ta == CblasNoTrans ? A + s * lda : A + s, (int)lda, B,
+                  (int)ldb, beta, C + s * ldc, (int)ldc);
+    else
+      cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)(e - s), (int)K, alpha,
+                  A, (int)lda, tb == CblasNoTrans ? B + s : B + s * ldb,
+                  (int)ldb, beta, C + s, (int)ldc);
+  }
+}
+
+/* Y = Vb A for a block Vb of k <= 8 rows (k x n) and the symmetric n x n
+ * A, as Y^T = A Vb^T: four rows of A at a time against the block stored
+ * transposed (n x 8, zero-padded), whose 8 entries per row sit in two
+ * 4-lane registers; 8 accumulators, every entry of A read once.  A dgemm
+ * call with 8 rows spends more time packing A than multiplying (OpenBLAS
+ * copies the whole n x n operand per call).  Sums run over i = 0..n-1 in
+ * order, OpenMP over fixed groups of rows: the bits depend neither on the
+ * thread count nor on the split. */
+static void block_product(pf__svmd *w, size_t k, const double *Vb, double *Y)
+{
+  const size_t n = w->n;
+  const double *A = w->A;
+  double *Vt = w->Vt, *Yt = w->Yt;
+  for (size_t i = 0; i < n; i++)
+    for (size_t c = 0; c < 8; c++) Vt[i * 8 + c] = c < k ? Vb[c * n + i] : 0.0;
+  const size_t ng = (n + 3) / 4;
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t g = 0; g < ng; g++) {
+    const size_t j0 = 4 * g, nr = n - j0 < 4 ? n - j0 : 4;
+    const double *r[4];
+    for (size_t t = 0; t < 4; t++) r[t] = A + (j0 + (t < nr ? t : 0)) * n;
+#if defined(__AVX2__) && defined(__FMA__)
+    const double *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];
+    __m256d a0 = _mm256_setzero_pd(), b0 = a0, a1 = a0, b1 = a0, a2 = a0,
+            b2 = a0, a3 = a0, b3 = a0;
+    for (size_t i = 0; i < n; i++) {
+      const __m256d lo = _mm256_loadu_pd(Vt + i * 8),
+                    hi = _mm256_loadu_pd(Vt + i * 8 + 4);
+      __m256d x = _mm256_broadcast_sd(r0 + i);
+      a0 = _mm256_fmadd_pd(x, lo, a0);
+      b0 = _mm256_fmadd_pd(x, hi, b0);
+      x = _mm256_broadcast_sd(r1 + i);
+      a1 = _mm256_fmadd_pd(x, lo, a1);
+      b1 = _mm256_fmadd_pd(x, hi, b1);
+      x = _mm256_broadcast_sd(r2 + i);
+      a2 = _mm256_fmadd_pd(x, lo, a2);
+      b2 = _mm256_fmadd_pd(x, hi, b2);
+      x = _mm256_broadcast_sd(r3 + i);
+      a3 = _mm256_fmadd_pd(x, lo, a3);
+      b3 = _mm256_fmadd_pd(x, hi, b3);
+    }
+    const __m256d out[8] = {a0, b0, a1, b1, a2, b2, a3, b3};
+    for (size_t t = 0; t < nr; t++) {
+      _mm256_storeu_pd(Yt + (j0 + t) * 8, out[2 * t]);
+      _mm256_storeu_pd(Yt + (j0 + t) * 8 + 4, out[2 * t + 1]);
+    }
+#else
+    double acc[4][8] = {{0.0}};
+    for (size_t i = 0; i < n; i++)
+      for (size_t t = 0; t < 4; t++)
+        for (size_t c = 0; c < 8; c++) acc[t][c] += r[t][i] * Vt[i * 8 + c];
+    for (size_t t = 0; t < nr; t++)
+      memcpy(Yt + (j0 + t) * 8, acc[t], 8 * sizeof(double));
+#endif
+  }
+  for (size_t c = 0; c < k; c++)
+    for (size_t j = 0; j < n; j++) Y[c * n + j] = Yt[j * 8 + c];
 }
 
 /* ---- the leading eigenpairs by block Krylov ----------------------------- */
@@ -472,7 +582,6 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
                        const double **ut, const double **lr)
 {
   const size_t n = w->n, b = w->kb, cap = w->mcap;
-  const int N = (int)n;
   const double *A = w->A;
   double trace = 0.0;
   for (size_t i = 0; i < n; i++) trace += A[i * n + i];
@@ -492,12 +601,10 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
   size_t m_try = 0;
   for (;;) {
     const size_t m0 = m - k; /* the new block is rows m0 .. m-1 */
-    const int M = (int)m, K = (int)k;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, N, N, 1.0,
-                V + m0 * n, N, A, N, 0.0, AV + m0 * n, N);
+    block_product(w, k, V + m0 * n, AV + m0 * n);
     /* C = V AV_new^T (m x k): the new columns of Tm. */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0, V, N,
-                AV + m0 * n, N, 0.0, w->C, K);
+    pgemm(w->nthr, 1, CblasNoTrans, CblasTrans, m, k, n, 1.0, V, n,
+          AV + m0 * n, n, 0.0, w->C, k);
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < k; j++) {
         double v = w->C[i * k + j];
@@ -509,12 +616,12 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
     memcpy(w->Wb, AV + m0 * n, k * n * sizeof(double));
     for (size_t j = 0; j < k; j++)
       w->wref[j] = sqrt(dot(n, w->Wb + j * n, w->Wb + j * n));
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, -1.0, w->C,
-                K, V, N, 1.0, w->Wb, N);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0, V, N,
-                w->Wb, N, 0.0, w->C, K);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, -1.0, w->C,
-                K, V, N, 1.0, w->Wb, N);
+    pgemm(w->nthr, 0, CblasTrans, CblasNoTrans, k, n, m, -1.0, w->C, k, V, n,
+          1.0, w->Wb, n);
+    pgemm(w->nthr, 1, CblasNoTrans, CblasTrans, m, k, n, 1.0, V, n, w->Wb, n,
+          0.0, w->C, k);
+    pgemm(w->nthr, 0, CblasTrans, CblasNoTrans, k, n, m, -1.0, w->C, k, V, n,
+          1.0, w->Wb, n);
     const size_t knew =
         block_qr(n, k, w->Wb, w->Bq, w->wref, 1e-12, V, m, dropped);
     /* Rayleigh-Ritz once the Ritz values can hold the mass (their sum is
@@ -555,15 +662,24 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
       /* The leading rr pairs converged at m = 2.4-2.7 rr in every case
        * measured (uniform box, sparse Dirichlet, grids): check next there. */
       if (m_try < (5 * rr) / 2) m_try = (5 * rr) / 2;
-      if (!(cum / trace < tau)) {
+      /* So the Ritz vectors (and their residuals) wait for m >= 2.4 rr:
+       * one vector check per call in the usual case instead of two, each
+       * ~1.5 ms at m ~ 100 (the bits depend only on the inputs still). */
+      if (!(cum / trace < tau) && 5 * m >= 12 * rr) {
         lapack_int mf = 0, tryrac = 1;
         memcpy(w->kd2, w->kd, m * sizeof(double));
         memcpy(w->ke2, w->ke, m * sizeof(double));
+        /* Every pair (range 'A'; the kept ones are ~40% of m): range 'I'
+         * finds its eigenvalues by bisection, which took most of the time
+         * of this check (measured at m = 130-250). */
         info = LAPACKE_dstemr_work(
-            LAPACK_COL_MAJOR, 'V', 'I', Ml, w->kd2, w->ke2, 0.0, 0.0,
-            Ml - (lapack_int)rr + 1, Ml, &mf, w->kth, w->Y, Ml, Ml,
-            w->isuppz, &tryrac, w->lwork, w->nlwork, w->iwork, w->nliwork);
-        if (info != 0 || (size_t)mf != rr || !(w->kth[0] > 0.0)) return 1;
+            LAPACK_COL_MAJOR, 'V', 'A', Ml, w->kd2, w->ke2, 0.0, 0.0, 1, Ml,
+            &mf, w->kth, w->Y, Ml, Ml, w->isuppz, &tryrac, w->lwork,
+            w->nlwork, w->iwork, w->nliwork);
+        if (info != 0 || (size_t)mf != m) return 1;
+        memmove(w->Y, w->Y + (m - rr) * m, rr * m * sizeof(double));
+        memmove(w->kth, w->kth + (m - rr), rr * sizeof(double));
+        if (!(w->kth[0] > 0.0)) return 1;
         info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'L', 'N', Ml,
                                    (lapack_int)rr, w->Tw, Ml, w->ktau, w->Y,
                                    Ml, w->lwork, w->nlwork);
@@ -582,8 +698,8 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
         }
         if (conv) {
           /* Eigenvectors: rows of Y^T V (rr x n). */
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rr, N,
-                      M, 1.0, w->Y, M, V, N, 0.0, w->Z, N);
+          pgemm(w->nthr, 0, CblasNoTrans, CblasNoTrans, rr, n, m, 1.0, w->Y,
+                m, V, n, 0.0, w->Z, n);
           *rank = rr;
           *ut = w->Z;
           *lr = w->kth;
@@ -600,24 +716,99 @@ static int krylov_kept(pf__svmd *w, double tau, double tol, size_t *rank,
   }
 }
 
+/* Rows [*lo, *hi) of the n x . products F' [...] this MPI rank computes:
+ * its block of PF_PAIR_TILE-row tiles (all rows on one rank or outside
+ * replicated mode).  Tile-aligned blocks matter: OpenBLAS computes a row of
+ * a GEMM with the same operations whatever the row count only when the
+ * blocks start at multiples of its register block (4 to 16 rows); at an
+ * arbitrary start the bits differ (measured, OpenBLAS 0.3.21). */
+static void my_rows(size_t n, size_t *lo, size_t *hi)
+{
+  const size_t T = PF_PAIR_TILE;
+  pf_comm_tiles((n + T - 1) / T, lo, hi);
+  *lo = *lo * T < n ? *lo * T : n;
+  *hi = *hi * T < n ? *hi * T : n;
+}
+
+/* How H_l^-1 is structured, checked exactly on every entry: 1 when every
+ * H_l^-1 is diagonal (the box's and the orthant's maps), 2 when its
+ * off-diagonal entries are exactly -x_a x_b for the primal point x = X_l
+ * (the simplex's entropic map diag(x) - x x^T, whose hess_psi_inv_vec
+ * gives exactly that product), 0 otherwise. */
+static int hinv_structure(size_t n, size_t d, const double *X,
+                          const double *Hinv)
+{
+  int diag = 1, dxx = 1;
+  for (size_t l = 0; l < n && (diag || dxx); l++) {
+    const double *h = Hinv + l * d * d, *x = X + l * d;
+    for (size_t a = 0; a < d; a++)
+      for (size_t b = 0; b < d; b++) {
+        if (a == b) continue;
+        if (h[a * d + b] != 0.0) diag = 0;
+        if (h[a * d + b] != -(x[a] * x[b])) dxx = 0;
+      }
+  }
+  return diag ? 1 : dxx ? 2 : 0;
+}
+
 /* The terms that need H^-1 but no eigenpair: Q_l = H_l^-1 xc_l and
- * q_p = M_p xc_p with M_p = sum_l f'_pl H_l^-1, one GEMM on the packed
- * upper triangles (d(d+1)/2 columns instead of d^2; F' is symmetric). */
-static void metric_terms(pf__svmd *w, const double *Hinv)
+ * q_p = M_p xc_p with M_p = sum_l f'_pl H_l^-1.  In general one GEMM on
+ * the packed upper triangles (d(d+1)/2 columns instead of d^2; F' is
+ * symmetric): n^2 d(d+1) flops.  When H_l^-1 = diag(a_l) - b_l b_l^T with
+ * b_l = x_l or 0 (hinv_structure, d >= 3),
+ *   q_p = (F' A)_p o xc_p - sum_l f'_pl (xc_p . x_l) x_l,
+ * three n^2 d GEMMs (F' A; P = Xc X^T, then (F' o P) X) with A the rows
+ * a_l = diag(H_l^-1) + x_l o x_l: 6 n^2 d flops, 3.3x fewer at d = 19
+ * (sparse Dirichlet).  Z (n x n) serves as scratch for P, M for A and F' A.
+ * Under MPI only this rank's rows p of M and q (my_rows; the caller
+ * gathers q). */
+static void metric_terms(pf__svmd *w, const double *X, const double *Hinv)
 {
   const size_t n = w->n, d = w->d, dd = d * d, P = d * (d + 1) / 2;
+  size_t lo, hi;
+  my_rows(n, &lo, &hi);
+  const int st = d >= 3 ? hinv_structure(n, d, X, Hinv) : 0;
+  double *Ad = w->M, *FA = w->M + n * d;
 #pragma omp parallel for schedule(static) num_threads(w->nthr)
   for (size_t l = 0; l < n; l++) {
-    const double *Hl = Hinv + l * dd;
-    double *hp = w->Hp + l * P;
-    for (size_t a = 0, k = 0; a < d; a++)
-      for (size_t b = a; b < d; b++) hp[k++] = Hl[a * d + b];
+    const double *Hl = Hinv + l * dd, *x = X + l * d;
+    if (st) {
+      for (size_t a = 0; a < d; a++)
+        Ad[l * d + a] = Hl[a * d + a] + (st == 2 ? x[a] * x[a] : 0.0);
+    } else {
+      double *hp = w->Hp + l * P;
+      for (size_t a = 0, k = 0; a < d; a++)
+        for (size_t b = a; b < d; b++) hp[k++] = Hl[a * d + b];
+    }
     matvec(d, Hl, w->Xc + l * d, w->Q + l * d);
   }
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)P,
-              (int)n, 1.0, w->F1, (int)n, w->Hp, (int)P, 0.0, w->M, (int)P);
+  if (hi <= lo) return;
+  if (st) {
+    const size_t m = hi - lo;
+    pgemm(w->nthr, 1, CblasNoTrans, CblasNoTrans, m, d, n, 1.0,
+          w->F1 + lo * n, n, Ad, d, 0.0, FA + lo * d, d);
+    if (st == 2) {
+      double *Pm = w->Z;
+      pgemm(w->nthr, 1, CblasNoTrans, CblasTrans, m, n, d, 1.0,
+            w->Xc + lo * d, d, X, d, 0.0, Pm + lo * n, n);
 #pragma omp parallel for schedule(static) num_threads(w->nthr)
-  for (size_t p = 0; p < n; p++) {
+      for (size_t p = lo; p < hi; p++)
+        for (size_t l = 0; l < n; l++) Pm[p * n + l] *= w->F1[p * n + l];
+      pgemm(w->nthr, 1, CblasNoTrans, CblasNoTrans, m, d, n, -1.0,
+            Pm + lo * n, n, X, d, 0.0, w->q + lo * d, d);
+    }
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+    for (size_t p = lo; p < hi; p++)
+      for (size_t a = 0; a < d; a++) {
+        const double v = FA[p * d + a] * w->Xc[p * d + a];
+        w->q[p * d + a] = st == 2 ? w->q[p * d + a] + v : v;
+      }
+    return;
+  }
+  pgemm(w->nthr, 1, CblasNoTrans, CblasNoTrans, hi - lo, P, n, 1.0,
+        w->F1 + lo * n, n, w->Hp, P, 0.0, w->M + lo * P, P);
+#pragma omp parallel for schedule(static) num_threads(w->nthr)
+  for (size_t p = lo; p < hi; p++) {
     const double *mp = w->M + p * P, *x = w->Xc + p * d;
     double *out = w->q + p * d;
     /* Row a of the symmetric M_p: entries (a, b >= a) in order, (b < a, a)
@@ -674,19 +865,14 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
   gram(w, k, X);
   memcpy(w->A, w->F, n * n * sizeof(double));
   for (size_t i = 0; i < n; i++) w->A[i * n + i] += jitter;
-  /* The eigensolver and the H^-1 terms are independent: with two or more
-   * threads they run side by side (each a serial BLAS/LAPACK call, so the
-   * bits do not depend on the thread count). */
+  /* The H^-1 terms, then the eigensolver, each spread over the threads
+   * with fixed blocks (pgemm); metric_terms may use Z as scratch before the
+   * eigensolver writes it. */
   size_t r = 0;
   const double *Ut = NULL, *lr = NULL;
-  int why = 0, info = 0;
-#pragma omp parallel sections num_threads(w->nthr > 1 ? 2 : 1)
-  {
-#pragma omp section
-    why = eigen_leading(w, tau, &r, &Ut, &lr, &info);
-#pragma omp section
-    metric_terms(w, Hinv);
-  }
+  int info = 0;
+  metric_terms(w, X, Hinv);
+  const int why = eigen_leading(w, tau, &r, &Ut, &lr, &info);
   if (why != 0) {
     pf__blas_serial_end(old);
     if (why == 2)
@@ -702,9 +888,21 @@ int pf__svmd_direction(pf__svmd *w, const pf_kernel *k, const double *X,
   const int N = (int)n, D = (int)d, R = (int)r;
 
   /* W1 = (F' U)^T [H_l^-1 xc_l] = U^T (F' [H_l^-1 xc_l]) (F' symmetric):
-   * n^2 d instead of n^2 r flops. */
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, N, 1.0, w->F1,
-              N, w->Q, D, 0.0, w->F1U, D);
+   * n^2 d instead of n^2 r flops.  Under MPI each rank forms its rows of
+   * F' [H^-1 xc] and of q (metric_terms), and both are all-gathered; the
+   * eigenpairs and the O(n r d) rest are computed by every rank (the
+   * eigensolver does not split; see docs/scale.md). */
+  size_t lo, hi;
+  my_rows(n, &lo, &hi);
+  if (hi > lo)
+    pgemm(w->nthr, 1, CblasNoTrans, CblasNoTrans, hi - lo, d, n, 1.0,
+          w->F1 + lo * n, n, w->Q, d, 0.0, w->F1U + lo * d, d);
+  int crc = pf_comm_share_tiles(w->q, n, d, PF_PAIR_TILE);
+  if (crc == 0) crc = pf_comm_share_tiles(w->F1U, n, d, PF_PAIR_TILE);
+  if (crc != 0) {
+    pf__blas_serial_end(old);
+    return crc;
+  }
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, N, 1.0, Ut, N,
               w->F1U, D, 0.0, w->W1, D);
   /* W2 = U^T [M_p xc_p] (metric_terms). */

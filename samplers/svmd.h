@@ -31,18 +31,23 @@
  * Eigenpairs: with tau < 1 and n >= PF__SVMD_KRYLOV_MIN_N, block Krylov
  * (block Lanczos with full reorthogonalization, svmd.c krylov_kept) finds
  * just the leading pairs, about 2.5 r matrix-vector products (2 n^2 each,
- * as GEMMs on blocks of 8) plus as much again for reorthogonalization;
+ * on blocks of 8 by a register-blocked kernel: a GEMM call with 8 rows
+ * spends most of its time packing the n x n operand) plus as much again
+ * for reorthogonalization;
  * otherwise (tau = 1, small n, r > ~n/5, no convergence) the dense path:
  * tridiagonal reduction (4/3 n^3), every eigenvalue, only the kept vectors.
  * Cost: n^2 d (Gram, upper triangle) + the eigenpairs + n^2 d(d+1) (the
- * packed H^-1 GEMM) + lower order n r d + n d^2 terms; no n x n x d
+ * packed H^-1 GEMM; 6 n^2 d when every H^-1 is diagonal or
+ * diag(a) - x x^T, the box, orthant and simplex maps, recognized exactly
+ * from the entries) + lower order n r d + n d^2 terms; no n x n x d
  * tensor.
  *
  * Bits: every BLAS/LAPACK call runs with OpenBLAS in one thread (set for
- * the call and restored; OpenBLAS's own threading changes dgemm's bits),
- * per-particle loops are OpenMP over rows, and the eigensolver runs beside
- * the H^-1 GEMM as two OpenMP sections, so the result does not depend on
- * any thread count.  The Krylov start block is a fixed function of the
+ * the call and restored; OpenBLAS's own threading changes dgemm's bits);
+ * the threads share the work through OpenMP loops over fixed blocks (rows
+ * of the GEMMs, groups of Gram rows in the Krylov products, two column
+ * blocks of the dense back-transformation) whose bounds depend only on
+ * the sizes, so the result does not depend on any thread count.  The Krylov start block is a fixed function of the
  * index (no random source) and nothing is carried between calls, so the
  * direction is a function of the inputs alone (checkpoints need no extra
  * state); it agrees with the dense path to ~1e-10 relative, not bitwise. */

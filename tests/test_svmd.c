@@ -575,12 +575,81 @@ static int krylov_vs_dense(void)
   return 0;
 }
 
+/* metric_terms recognizes H^-1 = diag(a) - x x^T (simplex entropic map,
+ * exact off-diagonal products) and diagonal H^-1, and then uses three
+ * n^2 d GEMMs instead of the packed n^2 d(d+1) one: both must give the
+ * general path's direction to rounding.  One off-diagonal entry nudged by
+ * one ulp (or a 1e-300 off-diagonal entry for the diagonal case) forces
+ * the general path on the same data. */
+static int structured_hinv(void)
+{
+  enum { n = 40, d = 5 };
+  double *X = malloc(n * d * sizeof(double)), *S = malloc(n * d * sizeof(double)),
+         *H = malloc(n * d * d * sizeof(double)),
+         *Hi = malloc(n * d * d * sizeof(double)),
+         *g0 = malloc(n * d * sizeof(double)), *g1 = malloc(n * d * sizeof(double));
+  PF_T_ASSERT(X && S && H && Hi && g0 && g1, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    double tot = 0.0;
+    for (size_t c = 0; c <= d; c++)
+      tot += 1.2 + sin(1.3 * (double)(i + 1) * (double)(c + 1));
+    for (size_t c = 0; c < d; c++)
+      X[i * d + c] = (1.2 + sin(1.3 * (double)(i + 1) * (double)(c + 1))) / tot;
+  }
+  for (size_t i = 0; i < n * d; i++) S[i] = cos(0.7 * (double)i);
+  identity_stack(n, d, H);
+  pf_kernel *k;
+  pf__svmd *w;
+  PF_T_OK(pf_kernel_create_ops(&pf_kernel_imq, NULL, PF_BW_MEDIAN, 0, NULL,
+                               0, n, &k));
+  PF_T_OK(pf_kernel_fit(k, n, d, X));
+  PF_T_OK(pf__svmd_create(n, d, &w));
+  for (int kind = 0; kind < 2; kind++) {
+    for (size_t i = 0; i < n; i++) {
+      const double *x = X + i * d;
+      double *h = Hi + i * d * d;
+      for (size_t a = 0; a < d; a++)
+        for (size_t b = 0; b < d; b++)
+          h[a * d + b] = kind == 0 ? x[a] * ((a == b) - x[b])
+                                   : (a == b) * (0.5 + x[a]);
+    }
+    size_t r0 = 0, r1 = 0;
+    PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, 0.95, g0, &r0));
+    if (kind == 0) {
+      Hi[1] = nextafter(Hi[1], 0.0);
+      Hi[d] = Hi[1];
+    } else {
+      Hi[1] = Hi[d] = 1e-300;
+    }
+    PF_T_OK(pf__svmd_direction(w, k, X, S, H, Hi, 1e-5, 0.95, g1, &r1));
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n * d; i++) {
+      err = fmax(err, fabs(g0[i] - g1[i]));
+      scale = fmax(scale, fabs(g0[i]));
+    }
+    PF_T_ASSERT(r0 == r1 && r0 > 1 && r0 < n, "kind %d: r = %zu vs %zu",
+                kind, r0, r1);
+    PF_T_ASSERT(err <= 1e-11 * scale, "kind %d: structured and general "
+                "paths differ by %.3g (scale %.3g)", kind, err, scale);
+  }
+  pf__svmd_destroy(&w);
+  pf_kernel_destroy(&k);
+  free(X);
+  free(S);
+  free(H);
+  free(Hi);
+  free(g0);
+  free(g1);
+  return 0;
+}
+
 const pf_test_case pf_tests_svmd[] = {
     {"identity_a_svgd", identity_a_svgd},
     {"identity_b_one_particle", identity_b_one_particle},
     {"engine_vs_naive_simplex", engine_vs_naive_simplex},
     {"subset_eigenvectors", subset_eigenvectors},
     {"krylov_vs_dense", krylov_vs_dense},
+    {"structured_hinv", structured_hinv},
     {"sparse_dirichlet_short", sparse_dirichlet_short},
     {"needs_mirror_map", needs_mirror_map},
     {NULL, NULL}};

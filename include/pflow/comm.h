@@ -66,6 +66,13 @@ int pf_comm_share_tiles(double *rows, size_t n, size_t d, size_t tile);
 int pf_comm_gather_rows(const double *local, size_t n, size_t width,
                         double *full, int all);
 
+/* Gather `bytes` bytes of every rank to rank 0, in rank order
+ * (checkpoints): on rank 0 *full (malloc'ed, caller frees) receives the
+ * concatenation and counts (pf_comm_size() entries, may be NULL) each
+ * rank's byte count; elsewhere *full = NULL.  One rank: a copy. */
+int pf_comm_gather_bytes(const void *local, size_t bytes, void **full,
+                         size_t *counts);
+
 /* Sum of the n_local values of every rank's block, in global index order
  * (gathered, then summed left to right, so the result does not depend on
  * R).  *n_total: the number of values summed.  The gather buffer is grown

@@ -126,7 +126,8 @@ int pf_h5_close(pf_h5 **h);
 /* ---- reopening a pflow output for appending (`pflow run --resume`) ---- */
 
 /* Open `path`, written by pf_h5_create, read-write with the same crash
- * safety; remove every root group whose name is not in the NULL-terminated
+ * safety (under MPI: collective; rank 0 opens the file and the others get
+ * its dimensions, i.e. the gather backend of pf_h5_create_io); remove every root group whose name is not in the NULL-terminated
  * list `keep` (the groups a run writes only when it ends); register the
  * remaining dimensions so pf_h5_dim_append / pf_h5_dim and new variables
  * work as in the original run.  Raises PF_EIO when the file cannot be
@@ -146,6 +147,13 @@ int pf_h5_dim_truncate(pf_h5 *h, const char *group, const char *name,
  * handle is owned by h. */
 int pf_h5_var_open(pf_h5 *h, const char *group, const char *name,
                    pf_h5var **out);
+/* pf_h5_var_open for a variable created by pf_h5_var_split with axis
+ * `split` (-1: none): under MPI (more than one rank) pf_h5_open_append
+ * gives the gather backend, and appends and writes then take this rank's
+ * block of rows along that axis, as with pf_h5_var_split.  Collective
+ * under MPI. */
+int pf_h5_var_open_split(pf_h5 *h, const char *group, const char *name,
+                         int split, pf_h5var **out);
 /* Delete an attribute of the root (group NULL) or a group if present;
  * flushes. */
 int pf_h5_attr_delete(pf_h5 *h, const char *group, const char *name);

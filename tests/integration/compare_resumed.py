@@ -5,7 +5,8 @@ usage: compare_resumed.py A.h5 B.h5
 
 Every group, dataset and attribute must exist in both files with identical
 bytes (NaNs compare by bit pattern), except:
-  - attributes created_at (every group) and wall_time (root): timestamps;
+  - attributes created_at (every group), wall_time and comm_seconds
+    (root): timestamps and timings;
   - dataset /diagnostics/wall_time: elapsed seconds per record;
   - attributes REFERENCE_LIST / DIMENSION_LIST: HDF5 object references
     (file addresses), which depend on the allocation history; the
@@ -18,7 +19,8 @@ import sys
 import h5py
 import numpy as np
 
-SKIP_ATTRS = {"created_at", "wall_time", "REFERENCE_LIST", "DIMENSION_LIST"}
+SKIP_ATTRS = {"created_at", "wall_time", "comm_seconds", "REFERENCE_LIST",
+              "DIMENSION_LIST"}
 SKIP_DATA = {"/diagnostics/wall_time"}
 
 
