@@ -1242,7 +1242,9 @@ static int fit_window(pf_pairwise *w, fitsel *f, size_t k, size_t np)
     u = (u ^ (u >> 30)) * 0xBF58476D1CE4E5B9u;
     u = (u ^ (u >> 27)) * 0x94D049BB133111EBu;
     u ^= u >> 31;
-    size_t i = (size_t)(u % n), j = (size_t)((u >> 32) % n);
+    /* multiply-shift maps 32 random bits to [0, n) without a division */
+    size_t i = (size_t)(((u & 0xffffffffu) * (uint64_t)n) >> 32),
+           j = (size_t)(((u >> 32) * (uint64_t)n) >> 32);
     if (i == j) j = (j + 1) % n;
     const double *xi = w->x.p + i * dp, *xj = w->x.p + j * dp;
     double r = 0.0;
@@ -1260,6 +1262,50 @@ static int fit_window(pf_pairwise *w, fitsel *f, size_t k, size_t np)
   if (!(f->hi > f->lo) || !isfinite(f->hi)) return 0;
   f->inv = (double)FIT_NB / (f->hi - f->lo);
   return isfinite(f->inv) && f->inv > 0.0;
+}
+
+/* The kk-th smallest of the m gathered window values (and with next the
+ * (kk+1)-th, `above` if none is left): the values are bucketed by
+ * (v - lo) inv, which is monotone in v, into FIT_NB buckets (a counting
+ * pass without data-dependent branches, where quickselect mispredicts
+ * every other comparison), then the one bucket holding the rank is
+ * selected exactly.  Uses the histogram of thread 0 and the collection
+ * area of the bucket path. */
+static double wselect(pf_pairwise *w, const fitsel *f, size_t m, size_t kk,
+                      double above, double *next)
+{
+  const double *a = w->wcoll;
+  uint32_t *h = w->hist;
+  memset(h, 0, FIT_NB * sizeof(uint32_t));
+  for (size_t i = 0; i < m; i++) h[wbucket(f, a[i])]++;
+  size_t b = 0, before = 0;
+  while (before + h[b] <= kk) before += h[b++];
+  /* bucket b holds ranks [before, before + h[b]) of the window */
+  double *c = w->coll;
+  const size_t cnt = h[b];
+  double nx = above;
+  if (cnt > (size_t)(f->nthr + 1) * FIT_MAXC) { /* many equal values */
+    const double v = qselect(w->wcoll, m, kk);
+    if (next) {
+      for (size_t i = kk + 1; i < m; i++)
+        if (a[i] < nx) nx = a[i];
+      *next = nx;
+    }
+    return v;
+  }
+  size_t q = 0;
+  for (size_t i = 0; i < m; i++) {
+    const size_t bi = wbucket(f, a[i]);
+    if (bi == b) c[q++] = a[i];
+    else if (bi > b && a[i] < nx) nx = a[i];
+  }
+  const double v = qselect(c, cnt, kk - before);
+  if (next) {
+    for (size_t i = kk - before + 1; i < cnt; i++)
+      if (c[i] < nx) nx = c[i];
+    *next = nx;
+  }
+  return v;
 }
 
 /* The one-pass selection (PASS_WGATHER): -1 if the rank is outside the
@@ -1282,14 +1328,7 @@ static int fit_gather(pf_pairwise *w, fitsel *f, size_t k, int put, double *v,
     m += w->ncoll[t];
   }
   if (k < below || k - below >= m) return -1;
-  const size_t kk = k - below;
-  *v = qselect(w->wcoll, m, kk);
-  if (next) {
-    double nx = above;
-    for (size_t i = kk + 1; i < m; i++)
-      if (w->wcoll[i] < nx) nx = w->wcoll[i];
-    *next = nx;
-  }
+  *v = wselect(w, f, m, k - below, above, next);
   return 0;
 }
 
