@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "pflow/error.h"
+#include "pflow/run.h"
 
 void pf__cli_report(int rc)
 {
@@ -26,4 +27,21 @@ int pf__cli_exit_code(int rc)
   default:
     return EXIT_RUNFAIL;
   }
+}
+
+int pf__cli_run_failed(int rc, const pf_run_result *res)
+{
+  if (rc == PF_EINTR && res->preempted) {
+    /* Checkpointed (core/checkpoint.c): `pflow run --resume <path>`. */
+    fprintf(stderr, "pflow: %s\n", pf_error_message());
+    return EXIT_TEMPFAIL;
+  }
+  if (rc == PF_EINTR) {
+    fprintf(stderr, "pflow: interrupted by signal %d after %ld iterations; "
+                    "%s is valid and marked interrupted\n",
+            res->signal, res->iterations, res->path);
+    return 128 + res->signal;
+  }
+  pf__cli_report(rc);
+  return pf__cli_exit_code(rc);
 }

@@ -15,4 +15,11 @@ void pf__cli_report(int rc);
  * else 1. */
 int pf__cli_exit_code(int rc);
 
+struct pf_run_result;
+/* Report a failed run (rc < 0 from pf_run / pf_run_resume) and return its
+ * exit code: 75 after a preemption checkpoint, 128 + signal after an
+ * interruption (the output stays valid and marked interrupted), else as
+ * pf__cli_exit_code. */
+int pf__cli_run_failed(int rc, const struct pf_run_result *res);
+
 #endif

@@ -146,20 +146,7 @@ static int cmd_run(int argc, char **argv)
   rc = pf_run(c, stderr, &res);
   pf_config_destroy(&c);
 finish:
-  if (rc == PF_EINTR && res.preempted) {
-    fprintf(stderr, "pflow: %s\n", pf_error_message());
-    return EXIT_TEMPFAIL;
-  }
-  if (rc == PF_EINTR) {
-    fprintf(stderr, "pflow: interrupted by signal %d after %ld iterations; "
-                    "%s is valid and marked interrupted\n",
-            res.signal, res.iterations, res.path);
-    return 128 + res.signal;
-  }
-  if (rc < 0) {
-    pf__cli_report(rc);
-    return pf__cli_exit_code(rc);
-  }
+  if (rc < 0) return pf__cli_run_failed(rc, &res);
   printf("wrote %s: %ld iterations in %.2f s (%.1f it/s)\n", res.path,
          res.iterations, res.seconds,
          res.seconds > 0 ? (double)res.iterations / res.seconds : 0.0);

@@ -284,21 +284,7 @@ static int run_job(const sweep_cli *x, size_t job)
           n - 1, label, path);
   rc = pf_run(c, stderr, &res);
   pf_config_destroy(&c);
-  if (rc == PF_EINTR && res.preempted) {
-    /* Checkpointed (core/checkpoint.c): `pflow run --resume <path>`. */
-    fprintf(stderr, "pflow: %s\n", pf_error_message());
-    return EXIT_TEMPFAIL;
-  }
-  if (rc == PF_EINTR) {
-    fprintf(stderr, "pflow: interrupted by signal %d after %ld iterations; "
-                    "%s is valid and marked interrupted\n",
-            res.signal, res.iterations, res.path);
-    return 128 + res.signal;
-  }
-  if (rc < 0) {
-    pf__cli_report(rc);
-    return pf__cli_exit_code(rc);
-  }
+  if (rc < 0) return pf__cli_run_failed(rc, &res);
   print_result(&res);
   return 0;
 }

@@ -613,7 +613,6 @@ int pf_ckpt_set_str(pf_ckpt *c, const char *name, const char *value)
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, H5T_VARIABLE);
   H5Tset_cset(t, H5T_CSET_UTF8);
-  H5Tset_cset(t, H5T_CSET_UTF8);
   int rc = set_attr(c, name, t, t, &value);
   H5Tclose(t);
   return rc;

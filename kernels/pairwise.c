@@ -1202,6 +1202,21 @@ static double qselect(double *a, size_t n, size_t k)
   return a[k];
 }
 
+/* The k-th smallest of a[0..m-1] (reordered) and with next the (k+1)-th
+ * among a and `above` (the smallest value known to rank after all of a). */
+static double qselect_next(double *a, size_t m, size_t k, double above,
+                           double *next)
+{
+  const double v = qselect(a, m, k);
+  if (next) {
+    double nx = above;
+    for (size_t i = k + 1; i < m; i++) /* qselect left them after a[k] */
+      if (a[i] < nx) nx = a[i];
+    *next = nx;
+  }
+  return v;
+}
+
 /* After a collecting pass: the k-th smallest collected value, and with
  * next the (k+1)-th among collected and above-bucket values.  -1 if a
  * thread collected more than FIT_MAXC. */
@@ -1218,13 +1233,7 @@ static int fit_finish(pf_pairwise *w, int nthr, size_t k, double *v,
     if (w->tmin[t] < above) above = w->tmin[t];
   }
   if (m > FIT_MAXC || k >= m) return -1;
-  *v = qselect(a, m, k);
-  if (next) {
-    double nx = above;
-    for (size_t i = k + 1; i < m; i++)
-      if (a[i] < nx) nx = a[i];
-    *next = nx;
-  }
+  *v = qselect_next(a, m, k, above, next);
   return 0;
 }
 
@@ -1274,7 +1283,7 @@ static int fit_window(pf_pairwise *w, fitsel *f, size_t k, size_t np)
 static double wselect(pf_pairwise *w, const fitsel *f, size_t m, size_t kk,
                       double above, double *next)
 {
-  const double *a = w->wcoll;
+  double *a = w->wcoll;
   uint32_t *h = w->hist;
   memset(h, 0, FIT_NB * sizeof(uint32_t));
   for (size_t i = 0; i < m; i++) h[wbucket(f, a[i])]++;
@@ -1283,29 +1292,16 @@ static double wselect(pf_pairwise *w, const fitsel *f, size_t m, size_t kk,
   /* bucket b holds ranks [before, before + h[b]) of the window */
   double *c = w->coll;
   const size_t cnt = h[b];
-  double nx = above;
-  if (cnt > (size_t)(f->nthr + 1) * FIT_MAXC) { /* many equal values */
-    const double v = qselect(w->wcoll, m, kk);
-    if (next) {
-      for (size_t i = kk + 1; i < m; i++)
-        if (a[i] < nx) nx = a[i];
-      *next = nx;
-    }
-    return v;
-  }
+  if (cnt > (size_t)(f->nthr + 1) * FIT_MAXC) /* many equal values */
+    return qselect_next(a, m, kk, above, next);
+  double nx = above; /* the smallest value in later buckets */
   size_t q = 0;
   for (size_t i = 0; i < m; i++) {
     const size_t bi = wbucket(f, a[i]);
     if (bi == b) c[q++] = a[i];
     else if (bi > b && a[i] < nx) nx = a[i];
   }
-  const double v = qselect(c, cnt, kk - before);
-  if (next) {
-    for (size_t i = kk - before + 1; i < cnt; i++)
-      if (c[i] < nx) nx = c[i];
-    *next = nx;
-  }
-  return v;
+  return qselect_next(c, cnt, kk - before, nx, next);
 }
 
 /* The one-pass selection (PASS_WGATHER): -1 if the rank is outside the

@@ -31,6 +31,7 @@
 #include <immintrin.h>
 #endif
 
+#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/kernel.h"
 #include "pflow/particles.h"
@@ -265,13 +266,13 @@ rbf_both(const size_t D, const pf_witness *w, const double *z, double sc,
 }
 
 /* grad_z exp(-ih |z - p|^2) = 2 ih (p - z) k = (2 ih / sc) (p' - z') k. */
-static void lowd_rbf(pf_witness *w, double sc, double g, size_t n,
-                     const double *Z, size_t nx, double a, size_t m, double b,
-                     double *V, int nthr)
+static void lowd_rbf(pf_witness *w, double sc, double g, size_t i0,
+                     size_t i1, const double *Z, size_t nx, double a,
+                     size_t m, double b, double *V, int nthr)
 {
   const size_t d = w->d;
 #pragma omp parallel for schedule(static) num_threads(nthr)
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = i0; i < i1; i++) {
     const double *z = Z + i * d;
     double *v = V ? V + i * d : NULL, *rows = w->rows + 2 * i;
     switch (d) {
@@ -285,16 +286,16 @@ static void lowd_rbf(pf_witness *w, double sc, double g, size_t n,
 }
 #endif
 
-static void lowd_generic(pf_witness *w, const pf_kernel *k, size_t n,
-                         const double *Z, size_t nx, double a, size_t m,
-                         double b, double *V, int nthr)
+static void lowd_generic(pf_witness *w, const pf_kernel *k, size_t i0,
+                         size_t i1, const double *Z, size_t nx, double a,
+                         size_t m, double b, double *V, int nthr)
 {
   const size_t d = w->d;
 #pragma omp parallel num_threads(nthr)
   {
     double *buf = w->tbuf + w->tstride * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
       double acc[PF_WITNESS_LOWD], accy[PF_WITNESS_LOWD], sx = 0.0, sy = 0.0;
       const double *z = Z + i * d;
       if (nx) generic_row(k, d, z, w->xt, w->capx, nx, V != NULL, buf, acc, &sx);
@@ -310,7 +311,6 @@ static void lowd_generic(pf_witness *w, const pf_kernel *k, size_t n,
   }
 }
 
-const double *pf__witness_row_sums(const pf_witness *w) { return w->rows; }
 
 int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
                     const double *Z, size_t nx, const double *X, double a,
@@ -343,6 +343,13 @@ int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
   }
   int nthr = omp_get_max_threads();
   if (nthr > w->nthreads) nthr = w->nthreads;
+  /* Under MPI with replicated particles this rank evaluates its block of
+   * rows [i0, i1) (one-row tiles); V and the per-row sums are all-gathered
+   * below, and the sums added in row order as one process adds them.  (The
+   * tiled engine above splits its own rows.) */
+  const int split = pf_comm_replicated() && pf_comm_size() > 1;
+  size_t i0 = 0, i1 = n;
+  if (split) pf_comm_tiles(n, &i0, &i1);
   double ih;
   /* The Gaussian path's exp assumes no NaN argument (an integer add
    * scales it): with a non-finite coordinate anywhere the generic path,
@@ -353,12 +360,16 @@ int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
     const double sc = sqrt(ih * 1.4426950408889634074);
     if (nx) pack_soa(nx, d, X, sc, w->xt, w->capx);
     if (m) pack_soa(m, d, Y, sc, w->yt, w->capy);
-    lowd_rbf(w, sc, 2.0 * ih / sc, n, Z, nx, a, m, b, V, nthr);
+    lowd_rbf(w, sc, 2.0 * ih / sc, i0, i1, Z, nx, a, m, b, V, nthr);
 #endif
   } else {
     if (nx) pack_soa(nx, d, X, 1.0, w->xt, w->capx);
     if (m) pack_soa(m, d, Y, 1.0, w->yt, w->capy);
-    lowd_generic(w, k, n, Z, nx, a, m, b, V, nthr);
+    lowd_generic(w, k, i0, i1, Z, nx, a, m, b, V, nthr);
+  }
+  if (split) {
+    if (V) PF_TRY(pf_comm_share_tiles(V, n, d, 1));
+    if (ks) PF_TRY(pf_comm_share_tiles(w->rows, n, 2, 1));
   }
   if (ks) {
     double s0 = 0.0, s1 = 0.0;

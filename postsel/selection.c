@@ -381,11 +381,6 @@ const char *pf__seltarget_sample_method(void *ctx)
   return pf_target_sample_method(((seltarget *)ctx)->tg);
 }
 
-const pf_selection *pf__seltarget_selection(const void *ctx)
-{
-  return ((const seltarget *)ctx)->s;
-}
-
 /* pf_selection_target: the ops' create cannot take the selection as an
  * argument, so it is handed over through a thread-local slot set just
  * around pf_target_create_ops. */

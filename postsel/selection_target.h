@@ -26,8 +26,6 @@ int pf__seltarget_logp_grad(void *ctx, size_t n, const double *X,
 int pf__seltarget_sample(void *ctx, pf_rng *rng, size_t n, double *X);
 const pf_domain *pf__seltarget_domain(void *ctx);
 const char *pf__seltarget_sample_method(void *ctx);
-/* The selection behind the context (never NULL). */
-const pf_selection *pf__seltarget_selection(const void *ctx);
 
 /* The selection of a `selective_lasso` config section cfg, the one recipe
  * shared by the target (targets/selective_lasso.c) and the postsel

@@ -75,17 +75,14 @@ static int exact_step(void *state, long iter, pf_particles *p, double *info)
   for (size_t i = 0; i < n; i++)
     PF_TRY(pf_target_sample(s->t, &p->rng[i], 1, s->x + i * d));
   PF_TRY(pf_target_logp_grad(s->t, n, s->x, s->logp, s->grad));
-  for (size_t i = 0; i < n; i++) {
-    int ok = isfinite(s->logp[i]);
-    for (size_t k = 0; k < d && ok; k++)
-      ok = isfinite(s->x[i * d + k]) && isfinite(s->grad[i * d + k]);
-    PF_CHECK(ok, PF_ENONFINITE,
-             "exact: draw %zu has a non-finite position, log density or "
-             "score under target '%s'", i, pf_target_ops_of(s->t)->base.name);
-  }
-  memcpy(p->x, s->x, n * d * sizeof(double));
-  memcpy(p->logp, s->logp, n * sizeof(double));
-  memcpy(p->grad, s->grad, n * d * sizeof(double));
+  /* the draws as a particle set (no streams) */
+  const pf_particles draws = {.n = n, .d = d, .x = s->x, .logp = s->logp,
+                              .grad = s->grad};
+  const size_t bad = pf_particles_find_nonfinite(&draws);
+  PF_CHECK(bad == n, PF_ENONFINITE,
+           "exact: draw %zu has a non-finite position, log density or "
+           "score under target '%s'", bad, pf_target_ops_of(s->t)->base.name);
+  pf_particles_copy_state(p, &draws);
   return 0;
 }
 

@@ -51,8 +51,6 @@ typedef struct lgv {
   double *work;          /* nthr x wlen domain scratch */
   double *vrow;          /* nthr x d: a thread's step / residual row */
   size_t chunk;          /* chains per pass of a chunked (MALA) step */
-  size_t yb;             /* chain held in row 0 of Y, Ygrad, Ylogp, YX, MGy
-                          * (unchunked steps; chunked MALA passes its own) */
 } lgv;
 
 void pf__lgv_destroy(void *state)
@@ -519,15 +517,6 @@ static int eval_rows(lgv *s, size_t j0, size_t nc)
   return 0;
 }
 
-/* Propose chains [c0, c0 + nc) (rows c0 - s->yb.. of the Y buffers) and
- * evaluate the target there. */
-static int propose_eval(lgv *s, pf_particles *p, const double *X, size_t c0,
-                        size_t nc, double h)
-{
-#pragma omp parallel num_threads(s->nthr)
-  propose_rows(s, p, X, c0, nc, s->yb, h);
-  return eval_rows(s, c0 - s->yb, nc);
-}
 
 /* The Metropolis-Hastings test (adjusted chains, with their finiteness
  * check) and the accepted rows' copy for chains [c0, c0 + nc) (proposals
@@ -568,13 +557,6 @@ static void mh_rows_ws(lgv *s, pf_particles *p, double *X, size_t c0,
     if (s->o.dual) memcpy(p->x + i * d, s->YX + j * d, d * sizeof(double));
     if (s->MG) memcpy(s->MG + i * d, s->MGy + j * d, d * sizeof(double));
   }
-}
-
-static void mh_rows(lgv *s, pf_particles *p, double *X, size_t c0, size_t nc,
-                    double h)
-{
-#pragma omp parallel num_threads(s->nthr)
-  mh_rows_ws(s, p, X, c0, nc, s->yb, h);
 }
 
 int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
@@ -623,10 +605,12 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
     }
     for (size_t i = 0; i < n; i++) diverging += s->div[i];
   } else {
-    s->yb = 0;
     for (long long tries = 0;; tries++) {
       h = s->h;
-      PF_TRY(propose_eval(s, p, X, 0, n, h));
+      /* all chains at once, chain i in row i of the Y buffers */
+#pragma omp parallel num_threads(s->nthr)
+      propose_rows(s, p, X, 0, n, 0, h);
+      PF_TRY(eval_rows(s, 0, n));
       size_t bad = n;
 #pragma omp parallel for schedule(static) num_threads(s->nthr) reduction(min : bad)
       for (size_t i = 0; i < n; i++) {
@@ -658,7 +642,8 @@ int pf__lgv_step(void *state, long iter, pf_particles *p, double *info)
       s->h *= 0.5;
       s->backoffs += 1.0;
     }
-    mh_rows(s, p, X, 0, n, h);
+#pragma omp parallel num_threads(s->nthr)
+    mh_rows_ws(s, p, X, 0, n, 0, h);
   }
   double acc = 0.0, ev = 0.0, fb = 0.0;
   size_t n_all = n;

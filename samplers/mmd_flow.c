@@ -29,9 +29,9 @@
  *
  * MPI (replicated particles, include/pflow/comm.h): on the low-dimensional
  * witness path each rank evaluates only its block of the evaluation rows
- * (witness() below) and the rows' directions and per-row kernel sums are
- * all-gathered; the sums are then added in global row order, as one rank
- * does, so the output is bitwise the same for any rank count.  Above
+ * (inside pf_witness_grad) and the rows' directions and per-row kernel sums
+ * are all-gathered; the sums are then added in global row order, as one
+ * rank does, so the output is bitwise the same for any rank count.  Above
  * PF_WITNESS_LOWD the tiled engine splits its rows itself. */
 #include "mmd_flow.h"
 
@@ -41,7 +41,6 @@
 #include <string.h>
 
 #include "pflow/checkpoint.h"
-#include "pflow/comm.h"
 #include "pflow/error.h"
 #include "pflow/sampler.h"
 
@@ -71,7 +70,6 @@ typedef struct mmdf {
   double *Yb;            /* batch x d */
   pf_rng rng;            /* sampler stream */
   double *Z, *V, *Xold;  /* n x d */
-  double *rowsum;        /* 2 per evaluation row (witness() under MPI) */
   double step;
   int step_rel;
   double h;              /* step unit h_eff = -1/f'(0) (see step_unit) */
@@ -104,7 +102,6 @@ void pf__mmdf_destroy(void *state)
   free(s->Z);
   free(s->V);
   free(s->Xold);
-  free(s->rowsum);
   free(s->sigma);
   free(s->hl);
   if (s->kl)
@@ -205,52 +202,13 @@ int pf__mmdf_create(const pf_node *cfg, pf_target *t, size_t n, size_t d,
   s->Z = pf_alloc_doubles(n * d);
   s->V = pf_alloc_doubles(n * d);
   s->Xold = pf_alloc_doubles(n * d);
-  s->rowsum = pf_alloc_doubles(2 * rows);
-  PF_CHECK_GOTO(rc, s->Z && s->V && s->Xold && s->rowsum, PF_ENOMEM, fail,
+  PF_CHECK_GOTO(rc, s->Z && s->V && s->Xold, PF_ENOMEM, fail,
                 "allocating MMD flow buffers (n = %zu, d = %zu)", n, d);
   *state = s;
   return 0;
 fail:
   pf__mmdf_destroy(s);
   return rc;
-}
-
-/* pf_witness_grad over all n rows of Z, on every rank alike.  Under MPI
- * with replicated particles and the low-dimensional path, this rank
- * evaluates only its block of rows (pf_comm_tiles with one-row tiles);
- * V and the per-row kernel sums are all-gathered and ks is their sum in row
- * order (as pf_witness_grad adds them), so every rank count gives the
- * serial bits.  Collective then. */
-static int witness(mmdf *s, const pf_kernel *k, size_t n, const double *Z,
-                   size_t nx, const double *X, double a, size_t m,
-                   const double *Y, double b, double *V, double ks[2])
-{
-  const size_t d = s->d;
-  if (d > PF_WITNESS_LOWD || !pf_comm_replicated() || pf_comm_size() < 2)
-    return pf_witness_grad(s->w, k, n, Z, nx, X, a, m, Y, b, V, ks);
-  size_t lo, hi;
-  pf_comm_tiles(n, &lo, &hi);
-  int rc = 0;
-  if (hi > lo) { /* more ranks than rows: an empty block */
-    rc = pf_witness_grad(s->w, k, hi - lo, Z + lo * d, nx, X, a, m, Y, b,
-                         V ? V + lo * d : NULL, NULL);
-    if (rc == 0 && ks)
-      memcpy(s->rowsum + 2 * lo, pf__witness_row_sums(s->w),
-             2 * (hi - lo) * sizeof(double));
-  }
-  PF_TRY(pf_comm_agree(rc));
-  if (V) PF_TRY(pf_comm_share_tiles(V, n, d, 1));
-  if (ks) {
-    PF_TRY(pf_comm_share_tiles(s->rowsum, n, 2, 1));
-    double s0 = 0.0, s1 = 0.0;
-    for (size_t i = 0; i < n; i++) {
-      s0 += s->rowsum[2 * i];
-      s1 += s->rowsum[2 * i + 1];
-    }
-    ks[0] = s0;
-    ks[1] = s1;
-  }
-  return 0;
 }
 
 void pf__mmdf_set_levels(void *state, const pf__mmdf_levels *lv)
@@ -310,8 +268,8 @@ static int make_levels(mmdf *s)
                                 NULL, 0, 0, &s->kl[l]));
     double ks[2];
     if (!s->batch) {
-      PF_TRY(witness(s, s->kl[l], M, s->Y, M, s->Y, 0.0, 0, NULL, 0.0, NULL,
-                     ks));
+      PF_TRY(pf_witness_grad(s->w, s->kl[l], M, s->Y, M, s->Y, 0.0, 0, NULL,
+                             0.0, NULL, ks));
       s->kyyl[l] = ks[0];
     }
   }
@@ -338,8 +296,8 @@ int pf__mmdf_init(void *state, pf_particles *p)
     PF_TRY(make_levels(s));
   } else if (!s->batch) {
     double ks[2];
-    PF_TRY(witness(s, s->k, s->M, s->Y, s->M, s->Y, 0.0, 0, NULL, 0.0, NULL,
-                   ks));
+    PF_TRY(pf_witness_grad(s->w, s->k, s->M, s->Y, s->M, s->Y, 0.0, 0, NULL,
+                           0.0, NULL, ks));
     s->kyy = ks[0];
   }
   return 0;
@@ -421,15 +379,18 @@ int pf__mmdf_step(void *state, long iter, pf_particles *p, double *info)
     }
     Z = s->Z;
     if (track)
-      PF_TRY(witness(s, k, n, p->x, n, p->x, 0.0, mb, Y, 0.0, NULL, ks));
+      PF_TRY(pf_witness_grad(s->w, k, n, p->x, n, p->x, 0.0, mb, Y, 0.0,
+                             NULL, ks));
   }
-  PF_TRY(witness(s, k, n, Z, n, p->x, 1.0 / (double)n, mb, Y,
-                 -1.0 / (double)mb, s->V, track && beta == 0.0 ? ks : NULL));
+  PF_TRY(pf_witness_grad(s->w, k, n, Z, n, p->x, 1.0 / (double)n, mb, Y,
+                         -1.0 / (double)mb, s->V,
+                         track && beta == 0.0 ? ks : NULL));
   double mmd2 = NAN;
   if (track) {
     if (s->batch) { /* the batch's own sum (B^2 pairs, B < M) */
       double ky[2];
-      PF_TRY(witness(s, k, mb, Y, mb, Y, 0.0, 0, NULL, 0.0, NULL, ky));
+      PF_TRY(pf_witness_grad(s->w, k, mb, Y, mb, Y, 0.0, 0, NULL, 0.0, NULL,
+                             ky));
       kyy = ky[0];
     }
     const double dn = (double)n, dm = (double)mb;

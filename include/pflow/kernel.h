@@ -249,19 +249,14 @@ void pf_witness_destroy(pf_witness **w);
  * With ks != NULL also ks[0] = sum_{i,j} k(z_i, x_j) and ks[1] =
  * sum_{i,l} k(z_i, y_l) (every pair, diagonal included when Z = X).  The
  * witness gradient of the flow toward Y with particles X is a = 1/nx,
- * b = -1/m.  Bitwise identical for any thread count; not reentrant on one
- * workspace. */
+ * b = -1/m.  Bitwise identical for any thread count and, under MPI with
+ * replicated particles, any rank count (then collective: every rank
+ * computes its block of rows and the rows are all-gathered); not reentrant
+ * on one workspace. */
 int pf_witness_grad(pf_witness *w, const pf_kernel *k, size_t n,
                     const double *Z, size_t nx, const double *X, double a,
                     size_t m, const double *Y, double b, double *V,
                     double ks[2]);
-
-/* Internal: the per-row kernel sums of the last pf_witness_grad call on
- * the low-dimensional path (d <= PF_WITNESS_LOWD): 2 per evaluation row
- * (with X, with Y); its ks are their sums in row order.  Workspace memory,
- * valid until the next call (samplers/mmd_flow.c splits rows across MPI
- * ranks with it). */
-const double *pf__witness_row_sums(const pf_witness *w);
 
 /* Internal: y = sqrt(x), vectorized (x >= 0). */
 void pf__vsqrt(size_t n, const double *x, double *y);
