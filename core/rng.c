@@ -22,6 +22,12 @@
 #define PF__PCG_MULT \
   (((pf_u128)2549297995355413924ULL << 64) | (pf_u128)4865540595714422341ULL)
 
+/* Its inverse mod 2^128: one step back is s <- (s - inc) * MULT_INV
+ * (normal_batching_invariance checks the state after every n, which
+ * steps back with it). */
+#define PF__PCG_MULT_INV \
+  (((pf_u128)566787436162029664ULL << 64) | (pf_u128)11001107174925446285ULL)
+
 static inline uint64_t pcg_output(pf_u128 s)
 {
   uint64_t x = (uint64_t)(s >> 64) ^ (uint64_t)s;
@@ -843,9 +849,15 @@ void pf_rng_normal(pf_rng *r, size_t n, double *out)
       out[i++] = zig_slow(&s, w);
     }
   }
-  /* Move r just after the last output consumed. */
-  if (s.pos == s.len)
-    r->state = s.end;
-  else
+  /* Move r just after the last output consumed: back from the block's
+   * end by the unused outputs (usually at most 3, one inverse step each),
+   * or forward from its start when more of the block is unused. */
+  size_t unused = s.len - s.pos;
+  if (unused <= 8) {
+    pf_u128 st = s.end;
+    for (; unused; unused--) st = (st - r->inc) * PF__PCG_MULT_INV;
+    r->state = st;
+  } else {
     pf_rng_advance(r, s.pos); /* < 256 steps: at most 8 squarings */
+  }
 }
