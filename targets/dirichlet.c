@@ -34,6 +34,7 @@ typedef struct dirichlet {
   double asum;     /* A = sum alpha */
   double logB;     /* log B(alpha) = sum lgamma(alpha_i) - lgamma(A) */
   pf_domain *dom;  /* simplex, reduced coordinates */
+  double *lt;      /* D: dirichlet_sample's log draws (no allocation per call) */
 } dirichlet;
 
 static void dirichlet_destroy(void *ctx)
@@ -42,6 +43,7 @@ static void dirichlet_destroy(void *ctx)
   if (!t) return;
   free(t->alpha);
   free(t->floor);
+  free(t->lt);
   pf_domain_destroy(&t->dom);
   free(t);
 }
@@ -187,7 +189,9 @@ static int dirichlet_create(const pf_node *cfg, void **ctx, size_t *dim)
   t->alpha = a;
   a = NULL;
   t->floor = malloc(D * sizeof(double));
-  PF_CHECK_GOTO(rc, t->floor, PF_ENOMEM, fail, "allocating the dirichlet target");
+  t->lt = malloc(D * sizeof(double));
+  PF_CHECK_GOTO(rc, t->floor && t->lt, PF_ENOMEM, fail,
+                "allocating the dirichlet target");
   double ls = 0.0, A = 0.0;
   for (size_t i = 0; i < D; i++) {
     A += t->alpha[i];
@@ -329,13 +333,11 @@ static int dirichlet_sample(void *ctx, pf_rng *rng, size_t n, double *X)
 {
   const dirichlet *t = ctx;
   const size_t D = t->D, d = D - 1;
-  double *lt = malloc(D * sizeof(double));
-  PF_CHECK(lt, PF_ENOMEM, "allocating a sample buffer");
+  double *lt = t->lt;
   for (size_t i = 0; i < n; i++) {
     pf__dirichlet_sample_log(t->alpha, D, rng, 1, lt);
     for (size_t k = 0; k < d; k++) X[i * d + k] = exp(lt[k]);
   }
-  free(lt);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "pflow/error.h"
 #include "pflow/target.h"
+#include "gaussian.h"
 
 /* rows per block of the dense kernel (see dense_kernel) */
 #define GS_ROWS 6
@@ -353,18 +354,24 @@ static int gaussian_sample(void *ctx, pf_rng *rng, size_t n, double *X)
 {
   const gaussian *g = ctx;
   const size_t d = g->d;
-  double *z = malloc((d + 1) * sizeof(double));
-  PF_CHECK(z, PF_ENOMEM, "allocating a sample buffer");
   for (size_t i = 0; i < n; i++) {
-    pf_rng_normal(rng, d, z);
-    for (size_t k = 0; k < d; k++) {
-      double s = g->mean[k];
-      for (size_t j = 0; j <= k; j++) s += g->chol[k * d + j] * z[j];
-      X[i * d + k] = s;
-    }
+    /* z in the row, then mean + L z in place: no buffer */
+    double *x = X + i * d;
+    pf_rng_normal(rng, d, x);
+    pf__gaussian_affine(d, g->mean, g->chol, x);
   }
-  free(z);
   return 0;
+}
+
+void pf__gaussian_affine(size_t d, const double *mean, const double *L,
+                         double *x)
+{
+  /* entry k reads z_0..z_k only, so the last entry goes first */
+  for (size_t k = d; k-- > 0;) {
+    double s = mean[k];
+    for (size_t j = 0; j <= k; j++) s += L[k * d + j] * x[j];
+    x[k] = s;
+  }
 }
 
 static int gaussian_moments(void *ctx, double *mean, double *cov)

@@ -23,6 +23,7 @@
 
 #include "pflow/error.h"
 #include "pflow/target.h"
+#include "gaussian.h"
 
 typedef struct gmm {
   size_t d, K;
@@ -382,27 +383,20 @@ static int gmm_sample(void *ctx, pf_rng *rng, size_t n, double *X)
 {
   const gmm *g = ctx;
   const size_t d = g->d, K = g->K;
-  double *z = malloc(d * sizeof(double));
-  PF_CHECK(z, PF_ENOMEM, "allocating a sample buffer");
   for (size_t i = 0; i < n; i++) {
     double u = pf_rng_uniform(rng);
     size_t k = 0;
     while (k + 1 < K && u >= g->cumw[k]) k++;
     const double *mu = g->mu + k * d;
     double *x = X + i * d;
-    pf_rng_normal(rng, d, z);
+    pf_rng_normal(rng, d, x);
     if (g->full) {
-      for (size_t a = 0; a < d; a++) {
-        double s = mu[a];
-        for (size_t b = 0; b <= a; b++) s += g->chol[a * d + b] * z[b];
-        x[a] = s;
-      }
+      pf__gaussian_affine(d, mu, g->chol, x);
     } else {
       const double *sd = g->sd + k * d;
-      for (size_t a = 0; a < d; a++) x[a] = mu[a] + sd[a] * z[a];
+      for (size_t a = 0; a < d; a++) x[a] = mu[a] + sd[a] * x[a];
     }
   }
-  free(z);
   return 0;
 }
 

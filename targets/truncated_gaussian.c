@@ -44,7 +44,12 @@ typedef struct tgauss {
   int closed;       /* product domain and diagonal cov: log_z, moments */
   double log_z;
   double *tmean, *tcov; /* closed-form moments (closed only) */
+  double *scratch;  /* tg_sample's buffers (TG_BATCH x d + d + domain work),
+                     * made once: samplers call sample every step */
 } tgauss;
+
+/* Rejection proposes this many untruncated draws at a time. */
+enum { TG_BATCH = 256 };
 
 static void tg_destroy(void *ctx)
 {
@@ -56,6 +61,7 @@ static void tg_destroy(void *ctx)
   free(t->prec);
   free(t->tmean);
   free(t->tcov);
+  free(t->scratch);
   free(t);
 }
 
@@ -366,6 +372,9 @@ static int tg_create(const pf_node *cfg, void **ctx, size_t *dim)
                           "gibbs or auto", pilot);
     goto fail;
   }
+  t->scratch = malloc((TG_BATCH * d + d + pf_domain_work_len(t->dom) + 1) *
+                      sizeof(double));
+  PF_CHECK_GOTO(rc, t->scratch, PF_ENOMEM, fail, "allocating sample buffers");
   free(cov);
   free(buf);
   *ctx = t;
@@ -417,34 +426,27 @@ static int gibbs_sweep(const tgauss *t, pf_rng *r, double *x, double *e)
 static int tg_sample(void *ctx, pf_rng *rng, size_t n, double *X)
 {
   tgauss *t = ctx;
-  const size_t d = t->d, batch = 256;
-  int rc = 0;
-  size_t wl = pf_domain_work_len(t->dom) + 1;
-  double *buf = malloc((batch * d + d + wl) * sizeof(double));
-  PF_CHECK(buf, PF_ENOMEM, "allocating a sample buffer");
+  const size_t d = t->d;
+  double *buf = t->scratch;
   if (t->method == TG_REJECTION) {
     size_t got = 0;
     while (got < n) {
-      PF_TRY_GOTO(rc, pf_target_sample(t->g, rng, batch, buf), done);
-      for (size_t i = 0; i < batch && got < n; i++)
+      PF_TRY(pf_target_sample(t->g, rng, TG_BATCH, buf));
+      for (size_t i = 0; i < TG_BATCH && got < n; i++)
         if (pf_domain_contains(t->dom, buf + i * d, 0.0))
           memcpy(X + got++ * d, buf + i * d, d * sizeof(double));
     }
-  } else {
-    double *x = buf, *e = buf + d, *w = buf + 2 * d;
-    memset(e, 0, d * sizeof(double));
-    PF_TRY_GOTO(rc, pf_domain_interior(t->dom, rng, x, w), done);
-    for (long long s = 0; s < t->burnin; s++)
-      PF_TRY_GOTO(rc, gibbs_sweep(t, rng, x, e), done);
-    for (size_t i = 0; i < n; i++) {
-      for (long long s = 0; s < t->thin; s++)
-        PF_TRY_GOTO(rc, gibbs_sweep(t, rng, x, e), done);
-      memcpy(X + i * d, x, d * sizeof(double));
-    }
+    return 0;
   }
-done:
-  free(buf);
-  return rc;
+  double *x = buf, *e = buf + d, *w = buf + 2 * d;
+  memset(e, 0, d * sizeof(double));
+  PF_TRY(pf_domain_interior(t->dom, rng, x, w));
+  for (long long s = 0; s < t->burnin; s++) PF_TRY(gibbs_sweep(t, rng, x, e));
+  for (size_t i = 0; i < n; i++) {
+    for (long long s = 0; s < t->thin; s++) PF_TRY(gibbs_sweep(t, rng, x, e));
+    memcpy(X + i * d, x, d * sizeof(double));
+  }
+  return 0;
 }
 
 static const char *tg_sample_method(void *ctx)

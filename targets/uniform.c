@@ -18,6 +18,7 @@ typedef struct uniform {
   size_t d;
   pf_domain *dom;
   double *mean, *cov; /* NULL when unknown */
+  double *work;       /* the domain's sampling workspace */
 } uniform;
 
 static void uniform_destroy(void *ctx)
@@ -27,6 +28,7 @@ static void uniform_destroy(void *ctx)
   pf_domain_destroy(&u->dom);
   free(u->mean);
   free(u->cov);
+  free(u->work);
   free(u);
 }
 
@@ -108,6 +110,8 @@ static int uniform_create(const pf_node *cfg, void **ctx, size_t *dim)
     goto fail;
   }
   PF_TRY_GOTO(rc, uniform_moments_setup(u, dcfg), fail);
+  u->work = malloc((pf_domain_work_len(u->dom) + 1) * sizeof(double));
+  PF_CHECK_GOTO(rc, u->work, PF_ENOMEM, fail, "allocating domain workspace");
   *ctx = u;
   *dim = u->d;
   return 0;
@@ -134,11 +138,7 @@ static int uniform_logp_grad(void *ctx, size_t n, const double *X,
 static int uniform_sample(void *ctx, pf_rng *rng, size_t n, double *X)
 {
   const uniform *u = ctx;
-  double *w = malloc((pf_domain_work_len(u->dom) + 1) * sizeof(double));
-  PF_CHECK(w, PF_ENOMEM, "allocating domain workspace");
-  int rc = pf_domain_sample_uniform(u->dom, rng, n, X, w);
-  free(w);
-  return rc;
+  return pf_domain_sample_uniform(u->dom, rng, n, X, u->work);
 }
 
 static const char *uniform_sample_method(void *ctx)

@@ -33,7 +33,10 @@ typedef struct pf_target_ops {
   int (*logp_grad)(void *ctx, size_t n, const double *X, double *logp,
                    double *grad);
   /* Optional (NULL when unknown): n exact draws from one stream; the mean
-   * (dim) and covariance (dim x dim); log normalizing constant of exp(logp). */
+   * (dim) and covariance (dim x dim); log normalizing constant of exp(logp).
+   * sample may use scratch kept in ctx (samplers call it every step, where
+   * nothing may allocate), so it is not re-entrant: one call at a time per
+   * target. */
   int (*sample)(void *ctx, pf_rng *rng, size_t n, double *X);
   int (*moments)(void *ctx, double *mean, double *cov);
   int (*log_z)(void *ctx, double *out);
