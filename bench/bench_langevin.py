@@ -11,7 +11,7 @@ with no trajectory, diagnostics or draws written: the sampler's steps
 only, initialization excluded by differencing two run lengths).  The
 references run the same update rule in float64 with the same number of
 chains; each reports the best of 3 timed repeats of 20 steps.  The whole
-comparison runs 3 rounds, alternating, and keeps each side's best.
+comparison runs 5 rounds, alternating, and keeps each side's best.
 
 usage: bench_langevin.py PFLOW WORKDIR
 """
@@ -184,7 +184,7 @@ def torch_refs():
 # drifts by tens of percent over a minute.
 # pflow's seconds per step come from the best run of each of two lengths
 # (their difference removes start-up costs).
-ROUNDS = 3
+ROUNDS = 5
 np_mala = np_ula = float("inf")
 th_mala = th_ula = None
 runs = {(c, n): float("inf") for c, ns in ((cfg_mala, (20, 120)),
