@@ -500,12 +500,21 @@ static int read_grid(const pf_node *cfg, pf__ps *s)
     s->N = nv - 1;
   } else {
     long long ns;
+    double p;
     PF_TRY(pf_cfg_int(cfg, "n_steps", &ns));
+    PF_TRY(pf_cfg_real(cfg, "grid_power", &p));
     s->N = (size_t)ns;
     s->times = malloc((s->N + 1) * sizeof(double));
     PF_CHECK(s->times, PF_ENOMEM, "allocating the time grid");
+    /* t_k = T (1 - (1 - k/N)^p): p > 1 refines the grid toward T, where
+     * the target's transition variance departs most from the Euler step's
+     * fixed sigma^2 dt (the discretization gap of the log RND; see the
+     * README section on grid9) */
     for (size_t k = 0; k <= s->N; k++)
-      s->times[k] = s->T * (double)k / (double)s->N;
+      s->times[k] =
+          p == 1.0 ? s->T * (double)k / (double)s->N
+                   : s->T * (1.0 - pow(1.0 - (double)k / (double)s->N, p));
+    s->times[0] = 0.0;
     s->times[s->N] = s->T;
   }
   s->T = s->times[s->N];

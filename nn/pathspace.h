@@ -129,8 +129,11 @@ int pf__ps_state(void *state, struct pf_state_visitor *v);
   {"n_steps", PF_P_INT, "100", "[1,1e6]", "Euler-Maruyama steps", 0, NULL,    \
    NULL},                                                                     \
   {"times", PF_P_REALS, NULL, NULL,                                           \
-   "explicit time grid t_0 = 0 < ... < t_N (overrides n_steps and t_end)", 0, \
-   NULL, NULL},                                                               \
+   "explicit time grid t_0 = 0 < ... < t_N (overrides n_steps, grid_power "  \
+   "and t_end)", 0, NULL, NULL},                                              \
+  {"grid_power", PF_P_REAL, "1", "[1,inf)",                                   \
+   "time grid t_k = T (1 - (1 - k/n_steps)^p): 1 uniform, > 1 finer steps "   \
+   "toward T (smaller discretization gap of the log RND)", 0, NULL, NULL},    \
   {"width", PF_P_INT, "64", "[1,4096]", "hidden width of the control network",\
    0, NULL, NULL},                                                            \
   {"depth", PF_P_INT, "2", "[0,64]", "hidden W x W layers", 0, NULL, NULL},   \

@@ -84,19 +84,28 @@ static double gauss_expected_logpdf(double v)
  * log rho(x_N) with x_N from the linear recursion.  The batch mean is
  * compared with the closed-form expectation (the KL between the Gaussian
  * law of x_N and the target, plus the constant terms) within 5 standard
- * errors of the mean of R. */
+ * errors of the mean of R.  The third case repeats pis on the graded grid
+ * (grid_power 2): the Brownian reference is exact on any grid, so R keeps
+ * its closed form there. */
 static int zero_control_rnd(void)
 {
-  for (int kind = 0; kind < 2; kind++) {
+  static const char *const sms[3] = {
+      "{name: pis, n_particles: 4, batch_size: 4000, n_steps: 10, width: 8, "
+      "depth: 1, n_freq: 4, score: false}",
+      "{name: dis, n_particles: 4, batch_size: 4000, n_steps: 10, width: 8, "
+      "depth: 1, n_freq: 4, score: false}",
+      "{name: pis, n_particles: 4, batch_size: 4000, n_steps: 10, width: 8, "
+      "depth: 1, n_freq: 4, score: false, grid_power: 2}"};
+  for (int c = 0; c < 3; c++) {
     fixture f;
-    const char *sm =
-        kind == 0 ? "{name: pis, n_particles: 4, batch_size: 4000, n_steps: "
-                    "10, width: 8, depth: 1, n_freq: 4, score: false}"
-                  : "{name: dis, n_particles: 4, batch_size: 4000, n_steps: "
-                    "10, width: 8, depth: 1, n_freq: 4, score: false}";
-    PF_T_OK(fx_make(&f, gauss, sm, kind == 0 ? PF__PS_PIS : PF__PS_DIS));
+    const int kind = c == 1;
+    PF_T_OK(fx_make(&f, gauss, sms[c], kind == 0 ? PF__PS_PIS : PF__PS_DIS));
     pf__ps *s = f.s;
     const size_t B = s->B, N = s->N, d = 2;
+    for (size_t k = 0; k <= N; k++) {
+      double r = 1.0 - (double)k / (double)N;
+      PF_T_NEAR(s->times[k], s->T * (1.0 - (c == 2 ? r * r : r)), 1e-14);
+    }
     PF_T_OK(pf__ps_rollout(s, s->theta, B, f.rngs, 0));
     double sum = 0.0, sum2 = 0.0;
     double var_end = 0.0; /* per-coordinate variance of x_N */
