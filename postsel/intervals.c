@@ -48,6 +48,16 @@
  * component outside range(B), which is the case when the ridge eps > 0.
  * The p-dimensional form above keeps it.
  *
+ * Proposal.  The samples need not come from p: with o_n ~ q (the
+ * over-dispersed proposal of postsel/proposal.c) the importance weight of
+ * f_b against phi(t; b, S) q(o) is the weight above times p(o_n) / q(o_n),
+ * since w(s, o) = phi_tau(B o + c + v s) / phi_tau(B o + c) and
+ * phi_tau(B o + c) ∝ p(o) on the orthant.  So each log weight gains the
+ * per-sample constant lr_n = log p(o_n) - log q(o_n) (normalizers cancel
+ * in the self-normalized ratio), for every coefficient, every b, and each
+ * of the estimators (Rao-Blackwellized, paired, projected: the projected
+ * form differs from ours by a factor free of o).
+ *
  * Endpoints.  P is decreasing in b (the selective law is an exponential
  * family in b), so the lower endpoint solves P(b) = (1+level)/2 and the
  * upper P(b) = (1-level)/2.  Each is found by bisection on [t_hat_i - K sd,
@@ -76,6 +86,8 @@ typedef struct pivot {
   double *lw;     /* m: workspace for log weights */
   const double *z; /* m standard normal t-draws (paired estimator) or NULL
                       (Rao-Blackwellized) */
+  const double *lr; /* m: log p(o_n) - log q(o_n) when the samples come from
+                       a proposal q (see "Proposal" above), or NULL */
 } pivot;
 
 /* Rao-Blackwellized, self-normalized P(b); *ess (may be NULL) the Kish
@@ -88,8 +100,8 @@ static double pivot_eval(const pivot *pv, double b, double *ess)
     const double sd = sqrt(pv->S), vv = pv->prec - 1.0 / pv->S;
     for (size_t n = 0; n < pv->m; n++) {
       const double sn = sd * pv->z[n] + b - pv->t_hat;
-      const double lw = -(2.0 * sn * pv->g[n] * pv->inv_t2 +
-                          sn * sn * vv) * 0.5;
+      double lw = -(2.0 * sn * pv->g[n] * pv->inv_t2 + sn * sn * vv) * 0.5;
+      if (pv->lr) lw += pv->lr[n];
       pv->lw[n] = lw;
       if (lw > lmax) lmax = lw;
     }
@@ -107,7 +119,8 @@ static double pivot_eval(const pivot *pv, double b, double *ess)
   const double d = pv->t_hat - b, sp = sqrt(pv->prec);
   for (size_t n = 0; n < pv->m; n++) {
     const double L = -d / pv->S - pv->g[n] * pv->inv_t2;
-    const double lw = 0.5 * L * L / pv->prec;
+    double lw = 0.5 * L * L / pv->prec;
+    if (pv->lr) lw += pv->lr[n];
     pv->lw[n] = lw;
     if (lw > lmax) lmax = lw;
   }
@@ -163,8 +176,9 @@ static double solve(const pivot *pv, double target, double lo, double hi,
 }
 
 static int intervals(const pf_selection *s, size_t m, const double *O,
-                     double level, double bracket_sd, int projected,
-                     pf_rng *rng, pf_interval *out)
+                     const double *lr, double level, double bracket_sd,
+                     int projected, pf_rng *rng, size_t i0, size_t i1,
+                     pf_interval *out)
 {
   PF_CHECK(s && O && out, PF_EINVAL, "NULL argument");
   PF_CHECK(s->k > 0, PF_EINVAL, "no variables selected: no intervals");
@@ -179,13 +193,18 @@ static int intervals(const pf_selection *s, size_t m, const double *O,
     PF_CHECK(isfinite(O[n]) && O[n] >= 0.0, PF_EINVAL,
              "sample %zu of o has a coordinate outside the orthant or not "
              "finite (%g)", n / k, O[n]);
+  if (lr)
+    for (size_t n = 0; n < m; n++)
+      PF_CHECK(isfinite(lr[n]), PF_EINVAL,
+               "log proposal ratio of sample %zu is not finite (%g)", n,
+               lr[n]);
 
   double *buf = malloc((3 * m + 2 * k) * sizeof(double));
   PF_CHECK(buf, PF_ENOMEM, "interval workspace for %zu samples", m);
   double *g = buf, *lw = buf + m, *bv = buf + 2 * m, *zt = buf + 2 * m + 2 * k;
   const double z = pf_norm_quantile(0.5 * (1.0 + level));
 
-  for (size_t i = 0; i < k; i++) {
+  for (size_t i = i0; i < i1; i++) {
     const double S = s->Sigma[i * k + i];
     pf_interval *o = &out[i];
     memset(o, 0, sizeof *o);
@@ -228,7 +247,7 @@ static int intervals(const pf_selection *s, size_t m, const double *O,
     /* Paired: one N(0, 1) t-draw per sample and coefficient, in order. */
     if (rng) pf_rng_normal(rng, m, zt);
     pivot pv = {m, g, S, 1.0 / S + vv * it2, it2, s->t_hat[i], lw,
-                rng ? zt : NULL};
+                rng ? zt : NULL, lr};
     const double th = s->t_hat[i];
     const double L = th - bracket_sd * sd, U = th + bracket_sd * sd;
     const double tol = 1e-12 * sd * (1.0 + bracket_sd);
@@ -250,14 +269,16 @@ int pf_selection_intervals(const pf_selection *s, size_t m, const double *O,
                            pf_interval *out)
 {
   (void)rng; /* the t-integral is analytic (see the top comment) */
-  return intervals(s, m, O, level, bracket_sd, 0, NULL, out);
+  return intervals(s, m, O, NULL, level, bracket_sd, 0, NULL, 0,
+                   s ? s->k : 0, out);
 }
 
 int pf_selection_intervals_projected(const pf_selection *s, size_t m,
                                      const double *O, double level,
                                      double bracket_sd, pf_interval *out)
 {
-  return intervals(s, m, O, level, bracket_sd, 1, NULL, out);
+  return intervals(s, m, O, NULL, level, bracket_sd, 1, NULL, 0,
+                   s ? s->k : 0, out);
 }
 
 int pf_selection_intervals_paired(const pf_selection *s, size_t m,
@@ -266,5 +287,18 @@ int pf_selection_intervals_paired(const pf_selection *s, size_t m,
                                   pf_rng *rng, pf_interval *out)
 {
   PF_CHECK(rng, PF_EINVAL, "the paired pivot needs a stream for its t-draws");
-  return intervals(s, m, O, level, bracket_sd, projected, rng, out);
+  return intervals(s, m, O, NULL, level, bracket_sd, projected, rng, 0,
+                   s ? s->k : 0, out);
+}
+
+int pf_selection_intervals_opt(const pf_selection *s, size_t m,
+                               const double *O, const pf_ci_options *opt,
+                               pf_interval *out)
+{
+  PF_CHECK(opt && s, PF_EINVAL, "NULL argument");
+  PF_CHECK(!opt->one || opt->coef < s->k, PF_EINVAL,
+           "coefficient %zu of %zu", opt->coef, s->k);
+  return intervals(s, m, O, opt->log_ratio, opt->level, opt->bracket_sd,
+                   opt->projected, opt->paired, opt->one ? opt->coef : 0,
+                   opt->one ? opt->coef + 1 : s->k, out);
 }

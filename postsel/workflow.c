@@ -18,9 +18,16 @@
  *   computes intervals at every level of simulate.levels; coverage of
  *   beta_E = 0 with 95% Wilson intervals and mean widths, per level.
  *
+ * Pivot samples (postsel.proposal, draw_samples): from the selective
+ *   density p (observed), from one over-dispersed proposal q for all
+ *   coefficients (marginal), or with the replicas split among the
+ *   coefficients, block i from coefficient i's proposal (coefficient); the
+ *   intervals then weight by p / q (postsel/proposal.c).
+ *
  * Streams (pf_rng_stream(seed, index)): particle i of replica r of
  * replication j uses index (j * replicas + r) * n_particles + i (j = 0 in
- * data mode), so every particle of every replica has its own stream and
+ * data mode; j is the study-wide index, postsel.simulate.first + the
+ * run's own, so a study split into chunks draws the same bits), so every particle of every replica has its own stream and
  * the same config gives the same bits for any thread count.  The data,
  * lambda Monte Carlo, omega and t-draws of the intervals use indices above
  * 2^56 (PS__STREAM_*), far from any particle's.  In data mode the
@@ -66,6 +73,11 @@ static const pf_param simulate_params[] = {
      NULL},
     {"replications", PF_P_INT, "200", "[1,1e7]",
      "independent data sets (each its own streams)", 0, NULL, NULL},
+    {"first", PF_P_INT, "0", "[0,1e7]",
+     "index of the first replication: replications first ... first + "
+     "replications - 1 are run (each with the streams of its index), so a "
+     "study can be split into chunks over the same data sets", 0, NULL,
+     NULL},
     {"levels", PF_P_REALS, "[0.8, 0.85, 0.9, 0.95, 0.98, 0.99]", "(0,1)",
      "nominal levels whose coverage is estimated (postsel.level is not used)",
      0, NULL, NULL},
@@ -93,6 +105,18 @@ const pf_param pf_postsel_params[] = {
      "reference code's one t-draw per sample; a step function that is 0 or "
      "1 beyond the most extreme t-draw, which caps interval half-widths at "
      "~3.7 sd for 5000 samples; for comparison)", 0, NULL, NULL},
+    {"proposal", PF_P_STRING, "observed", "observed|marginal|coefficient",
+     "what the sampler draws for the pivot's importance sampling: observed "
+     "(the selective density of o at the observed data), marginal (one "
+     "run for all coefficients from the o-marginal of the joint selective "
+     "law of (T, o), T ~ N(t_hat, proposal_scale^2 Sigma)) or coefficient "
+     "(the replicas split among the selected coefficients, each block from "
+     "its coefficient's own o-marginal, T_i ~ N(t_hat_i, proposal_scale^2 "
+     "Sigma_ii); needs replicas >= k).  The pivot divides by the density "
+     "drawn from; see docs/postsel.md", 0, NULL, NULL},
+    {"proposal_scale", PF_P_REAL, "1", "[0,1e3]",
+     "proposal marginal or coefficient: over-dispersion kappa of T (1: the "
+     "o-marginal itself; 0 gives the observed density)", 0, NULL, NULL},
     {"init", PF_P_STRING, "sampler", "sampler|observed",
      "start of the sampler's particles: the sampler section's init "
      "(sampler; on the orthant Exp(1) coordinates, far from o when the "
@@ -114,19 +138,43 @@ static int projected(const pf_node *root)
   return w && strcmp(w, "projected") == 0;
 }
 
+/* How the pivot's samples were drawn: blk[i] .. blk[i + 1] - 1 are the
+ * rows of O that serve coefficient i (all m rows for every coefficient
+ * unless postsel.proposal is `coefficient`), lr (NULL: none) the log
+ * p - log q of each row. */
+typedef struct pool {
+  size_t k, m;
+  int blocked;
+  size_t *blk; /* k + 1 */
+  double *lr;  /* m or NULL */
+} pool;
+
+static void pool_free(pool *pl)
+{
+  free(pl->blk);
+  free(pl->lr);
+  memset(pl, 0, sizeof *pl);
+}
+
 /* Intervals with the configured weights and pivot estimator; rng: the
  * t-draw stream of the paired estimator. */
 static int compute_intervals(const pf_node *root, const pf_selection *s,
-                             size_t m, const double *O, double level,
+                             const pool *pl, const double *O, double level,
                              double bracket, pf_rng *rng, pf_interval *ci)
 {
   const char *pv = pf_cfg_str(root, "postsel.pivot");
-  if (pv && strcmp(pv, "paired") == 0)
-    return pf_selection_intervals_paired(s, m, O, level, bracket,
-                                         projected(root), rng, ci);
-  if (projected(root))
-    return pf_selection_intervals_projected(s, m, O, level, bracket, ci);
-  return pf_selection_intervals(s, m, O, level, bracket, rng, ci);
+  pf_ci_options o = {level, bracket, projected(root),
+                     pv && strcmp(pv, "paired") == 0 ? rng : NULL, pl->lr,
+                     0, 0};
+  if (!pl->blocked) return pf_selection_intervals_opt(s, pl->m, O, &o, ci);
+  for (size_t i = 0; i < s->k; i++) {
+    const size_t a = pl->blk[i], mi = pl->blk[i + 1] - a;
+    o.one = 1;
+    o.coef = i;
+    o.log_ratio = pl->lr ? pl->lr + a : NULL;
+    PF_TRY(pf_selection_intervals_opt(s, mi, O + a * s->k, &o, ci));
+  }
+  return 0;
 }
 
 /* ---- sampling ------------------------------------------------------- */
@@ -189,6 +237,105 @@ static int sample_pool(const pf_node *root, const pf_node *ss, pf_target *t,
     pf_particles_destroy(&p);
   }
   free(info);
+  return rc;
+}
+
+/* Samples O (m x k) against as many exact draws of the density of t from
+ * rx: the largest mean error in exact standard deviations (chk[0]) and
+ * the range of the sd ratios (chk[1], chk[2]), merged into chk. */
+static int check_moments(pf_target *t, const double *O, size_t m,
+                         pf_rng *rx, double chk[3])
+{
+  const size_t k = pf_target_dim(t);
+  double *E = pf_alloc_doubles(m * k);
+  PF_CHECK(E, PF_ENOMEM, "allocating %zu exact draws", m);
+  int rc = pf_target_sample(t, rx, m, E);
+  if (rc < 0) {
+    free(E);
+    return rc;
+  }
+  for (size_t a = 0; a < k; a++) {
+    double ms = 0, me = 0, vs = 0, ve = 0;
+    for (size_t n = 0; n < m; n++) {
+      ms += O[n * k + a];
+      me += E[n * k + a];
+    }
+    ms /= (double)m;
+    me /= (double)m;
+    for (size_t n = 0; n < m; n++) {
+      vs += (O[n * k + a] - ms) * (O[n * k + a] - ms);
+      ve += (E[n * k + a] - me) * (E[n * k + a] - me);
+    }
+    const double se = sqrt(ve / (double)(m - 1)),
+                 ss = sqrt(vs / (double)(m - 1));
+    chk[0] = fmax(chk[0], fabs(ms - me) / se);
+    chk[1] = fmin(chk[1], ss / se);
+    chk[2] = fmax(chk[2], ss / se);
+  }
+  free(E);
+  return 0;
+}
+
+/* Draw the pivot's samples of selection s into O (replicas * npart rows,
+ * replica r on streams (seed, first + r * npart + i)) as postsel.proposal
+ * says: observed (the selective density p), marginal (one over-dispersed
+ * proposal for all coefficients) or coefficient (replicas split among the
+ * coefficients, each block from its own coefficient's proposal; needs
+ * replicas >= k).  Fills pl.  rx (may be NULL): compare every block with
+ * as many exact draws of its density (chk, see check_moments). */
+static int draw_samples(const pf_node *root, const pf_node *ss,
+                        const pf_selection *s, uint64_t seed, uint64_t first,
+                        size_t replicas, size_t npart, double *O, pool *pl,
+                        pf_rng *rx, double chk[3])
+{
+  const char *pr = pf_cfg_str(root, "postsel.proposal");
+  const int mode = !pr || strcmp(pr, "observed") == 0 ? 0
+                   : strcmp(pr, "marginal") == 0      ? 1
+                                                      : 2;
+  const size_t k = s->k, m = replicas * npart;
+  double kappa;
+  PF_TRY(pf_cfg_real(root, "postsel.proposal_scale", &kappa));
+  memset(pl, 0, sizeof *pl);
+  pl->k = k;
+  pl->m = m;
+  pl->blocked = mode == 2;
+  pl->blk = calloc(k + 1, sizeof(size_t));
+  PF_CHECK(pl->blk, PF_ENOMEM, "allocating the sample plan");
+  if (mode == 2)
+    PF_CHECK(replicas >= k, PF_ECONFIG,
+             "postsel.proposal: coefficient splits postsel.replicas (%zu) "
+             "among the %zu selected coefficients: give replicas >= %zu",
+             replicas, k, k);
+  if (mode != 0) {
+    pl->lr = pf_alloc_doubles(m);
+    PF_CHECK(pl->lr, PF_ENOMEM, "allocating %zu weights", m);
+  }
+  const size_t nb = mode == 2 ? k : 1;
+  int rc = 0;
+  size_t r0 = 0;
+  for (size_t b = 0; b < nb && rc == 0; b++) {
+    /* Block b: replicas r0 .. r0 + nr - 1 (an even split, the first
+     * replicas % k blocks one more). */
+    const size_t nr = nb == 1 ? replicas
+                              : replicas / k + (b < replicas % k ? 1 : 0);
+    pf_selection_proposal *q = NULL;
+    pf_target *t = NULL;
+    if (mode == 1) rc = pf_selection_proposal_create(s, kappa, &q);
+    if (mode == 2) rc = pf_selection_proposal_create_coef(s, kappa, b, &q);
+    if (rc == 0) rc = pf_selection_target(q ? q->q : s, &t);
+    double *Ob = O + r0 * npart * k;
+    if (rc == 0)
+      rc = sample_pool(root, ss, t, s, seed, first + r0 * npart, nr, Ob);
+    if (rc == 0 && q)
+      pf_selection_proposal_logratio(q, nr * npart, Ob, pl->lr + r0 * npart);
+    if (rc == 0 && rx) rc = check_moments(t, Ob, nr * npart, rx, chk);
+    pf_target_destroy(&t);
+    pf_selection_proposal_destroy(&q);
+    if (mode == 2) pl->blk[b] = r0 * npart;
+    r0 += nr;
+  }
+  pl->blk[k] = m;
+  if (rc < 0) pool_free(pl);
   return rc;
 }
 
@@ -350,6 +497,16 @@ static void print_table(FILE *f, const char *path, const pf_regdata *d,
                "(NaN in the output), not the bracket edge\n");
 }
 
+/* postsel.proposal and its scale as /postsel attributes. */
+static int write_proposal_attrs(pf_h5 *h, const pf_node *root)
+{
+  double kappa;
+  PF_TRY(pf_cfg_real(root, "postsel.proposal_scale", &kappa));
+  PF_TRY(pf_h5_attr_str(h, "postsel", "proposal",
+                        pf_cfg_str(root, "postsel.proposal")));
+  return pf_h5_attr_real(h, "postsel", "proposal_scale", kappa);
+}
+
 static int finish(pf_h5 **h, int rc)
 {
   char msg[1024];
@@ -412,6 +569,8 @@ static int run_data(const pf_config *c, FILE *table)
   char *path = NULL;
   double *O = NULL;
   pf_interval *ci = NULL;
+  pool pl;
+  memset(&pl, 0, sizeof pl);
   int rc = 0;
   PF_TRY_GOTO(rc, pf__selection_from_config(ts, &d, &s, &path), done);
   const size_t k = s->k, m = (size_t)replicas * (size_t)npart;
@@ -438,6 +597,7 @@ static int run_data(const pf_config *c, FILE *table)
   PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "pivot",
                                  pf_cfg_str(root, "postsel.pivot")), done);
   PF_TRY_GOTO(rc, pf_h5_attr_real(h, "postsel", "bracket_sd", bracket), done);
+  PF_TRY_GOTO(rc, write_proposal_attrs(h, root), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "replicas", replicas), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "n_samples", (long long)m),
               done);
@@ -457,13 +617,14 @@ static int run_data(const pf_config *c, FILE *table)
   ci = calloc(k, sizeof *ci);
   PF_CHECK_GOTO(rc, O && ci, PF_ENOMEM, done, "allocating %zu samples", m);
   double t0 = pf_wtime();
-  PF_TRY_GOTO(rc, sample_pool(root, ss, t, s, (uint64_t)seed, 0, (size_t)replicas, O),
-              done);
+  PF_TRY_GOTO(rc, draw_samples(root, ss, s, (uint64_t)seed, 0,
+                               (size_t)replicas, (size_t)npart, O, &pl, NULL,
+                               NULL), done);
   double t1 = pf_wtime();
   pf_rng rng;
   pf_rng_stream(&rng, (uint64_t)seed, PS__STREAM(PS_TDRAW));
-  PF_TRY_GOTO(rc, compute_intervals(root, s, m, O, level, bracket, &rng, ci),
-              done);
+  PF_TRY_GOTO(rc, compute_intervals(root, s, &pl, O, level, bracket, &rng,
+                                    ci), done);
   PF_TRY_GOTO(rc, write_posterior(h, (size_t)replicas, (size_t)npart, k, O),
               done);
   PF_TRY_GOTO(rc, write_intervals(h, s, d, ci), done);
@@ -479,6 +640,7 @@ static int run_data(const pf_config *c, FILE *table)
 done:
   rc = finish(&h, rc);
   pf_target_destroy(&t);
+  pool_free(&pl);
   pf_selection_destroy(&s);
   pf_regdata_destroy(&d);
   free(path);
@@ -549,57 +711,19 @@ static void study_free(study *st)
   free(st->seconds);
 }
 
-/* The pooled samples O (m x k) of replication j against m exact draws of
- * the same selective density (stream PS_CHECK + j): the largest mean error
- * in exact standard deviations and the range of the sd ratios. */
-static int check_moments(pf_target *t, const double *O, size_t m,
-                         uint64_t seed, size_t j, study *st)
-{
-  const size_t k = pf_target_dim(t);
-  double *E = pf_alloc_doubles(m * k);
-  PF_CHECK(E, PF_ENOMEM, "allocating %zu exact draws", m);
-  pf_rng rx;
-  pf_rng_stream(&rx, seed, PS__STREAM(PS_CHECK) + j);
-  int rc = pf_target_sample(t, &rx, m, E);
-  if (rc < 0) {
-    free(E);
-    return rc;
-  }
-  double err = 0.0, rlo = INFINITY, rhi = 0.0;
-  for (size_t a = 0; a < k; a++) {
-    double ms = 0, me = 0, vs = 0, ve = 0;
-    for (size_t n = 0; n < m; n++) {
-      ms += O[n * k + a];
-      me += E[n * k + a];
-    }
-    ms /= (double)m;
-    me /= (double)m;
-    for (size_t n = 0; n < m; n++) {
-      vs += (O[n * k + a] - ms) * (O[n * k + a] - ms);
-      ve += (E[n * k + a] - me) * (E[n * k + a] - me);
-    }
-    const double se = sqrt(ve / (double)(m - 1)),
-                 ss = sqrt(vs / (double)(m - 1));
-    err = fmax(err, fabs(ms - me) / se);
-    rlo = fmin(rlo, ss / se);
-    rhi = fmax(rhi, ss / se);
-  }
-  st->mean_err[j] = err;
-  st->sd_ratio_lo[j] = rlo;
-  st->sd_ratio_hi[j] = rhi;
-  free(E);
-  return 0;
-}
-
 /* One replication j: simulate, select, sample, intervals at every level. */
 static int replicate(const pf_node *root, const pf_node *sim, study *st,
                      size_t j, double **Opool, size_t *opool_cap)
 {
   const pf_node *ss = pf_node_get(root, "sampler");
-  long long seed, n, p, replicas, npart;
+  long long seed, n, p, replicas, npart, first;
   double rho, sigma, frac, bracket;
   int known;
   PF_TRY(pf_cfg_int(root, "seed", &seed));
+  PF_TRY(pf_cfg_int(sim, "first", &first));
+  /* Replication j of this run is replication g of the study: its data,
+   * selection, particles and checks use g's streams. */
+  const uint64_t g = (uint64_t)first + j;
   PF_TRY(pf_cfg_int(root, "postsel.replicas", &replicas));
   PF_TRY(pf_cfg_real(root, "postsel.bracket_sd", &bracket));
   PF_TRY(pf_cfg_int(ss, "n_particles", &npart));
@@ -614,11 +738,13 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
   pf_selection *s = NULL;
   pf_target *t = NULL;
   pf_interval *ci = NULL;
+  pool pl;
+  memset(&pl, 0, sizeof pl);
   int rc = 0;
-  pf_rng rd, rl, ro, rt;
-  pf_rng_stream(&rd, (uint64_t)seed, PS__STREAM(PS_DATA) + j);
-  pf_rng_stream(&rl, (uint64_t)seed, PS__STREAM(PS_LAMBDA) + j);
-  pf_rng_stream(&ro, (uint64_t)seed, PS__STREAM(PS_OMEGA) + j);
+  pf_rng rd, rl, ro, rt, rx;
+  pf_rng_stream(&rd, (uint64_t)seed, PS__STREAM(PS_DATA) + g);
+  pf_rng_stream(&rl, (uint64_t)seed, PS__STREAM(PS_LAMBDA) + g);
+  pf_rng_stream(&ro, (uint64_t)seed, PS__STREAM(PS_OMEGA) + g);
   double lambda, eps, tau;
   PF_TRY_GOTO(rc, pf_regdata_simulate((size_t)n, (size_t)p, rho, sigma, NULL,
                                       PF_STD_UNIT_NORM, &rd, &d), done);
@@ -640,17 +766,23 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
   }
   ci = calloc(k, sizeof *ci);
   PF_CHECK_GOTO(rc, ci, PF_ENOMEM, done, "allocating intervals");
-  PF_TRY_GOTO(rc, pf_selection_target(s, &t), done);
-  PF_TRY_GOTO(rc, sample_pool(root, ss, t, s, (uint64_t)seed,
-                              (uint64_t)j * (uint64_t)m, (size_t)replicas,
-                              *Opool), done);
-  if (strcmp(pf_cfg_str(ss, "name"), "exact") != 0)
-    PF_TRY_GOTO(rc, check_moments(t, *Opool, m, (uint64_t)seed, j, st),
-                done);
+  /* Samplers other than exact: every block of samples against as many
+   * exact draws of its density (stream PS_CHECK + g). */
+  const int chk_on = strcmp(pf_cfg_str(ss, "name"), "exact") != 0;
+  double chk[3] = {0.0, INFINITY, 0.0};
+  pf_rng_stream(&rx, (uint64_t)seed, PS__STREAM(PS_CHECK) + g);
+  PF_TRY_GOTO(rc, draw_samples(root, ss, s, (uint64_t)seed, g * m,
+                               (size_t)replicas, (size_t)npart, *Opool, &pl,
+                               chk_on ? &rx : NULL, chk), done);
+  if (chk_on) {
+    st->mean_err[j] = chk[0];
+    st->sd_ratio_lo[j] = chk[1];
+    st->sd_ratio_hi[j] = chk[2];
+  }
   for (size_t l = 0; l < L; l++) {
     /* The same t-draws at every level (nested intervals). */
-    pf_rng_stream(&rt, (uint64_t)seed, PS__STREAM(PS_TDRAW) + j);
-    PF_TRY_GOTO(rc, compute_intervals(root, s, m, *Opool, st->levels[l],
+    pf_rng_stream(&rt, (uint64_t)seed, PS__STREAM(PS_TDRAW) + g);
+    PF_TRY_GOTO(rc, compute_intervals(root, s, &pl, *Opool, st->levels[l],
                                       bracket, &rt, ci), done);
     int64_t cov = 0, ub = 0;
     double wsum = 0, wlb = 0;
@@ -667,7 +799,7 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
                    eU = s->t_hat[i] + bracket * sd;
       PF_CHECK_GOTO(rc, eL < 0.0 && 0.0 < eU, PF_EINVAL, done,
                     "replication %zu: 0 lies outside the search bracket "
-                    "(t_hat %g, sd %g): raise postsel.bracket_sd", j,
+                    "(t_hat %g, sd %g): raise postsel.bracket_sd", (size_t)g,
                     s->t_hat[i], sd);
       const int lf = ci[i].lo_flag, hf = ci[i].hi_flag;
       const double lo = lf == PF_CI_UNBRACKETED       ? -INFINITY
@@ -694,6 +826,7 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
   }
 done:
   free(ci);
+  pool_free(&pl);
   pf_target_destroy(&t);
   pf_selection_destroy(&s);
   pf_regdata_destroy(&d);
@@ -849,19 +982,32 @@ static int run_study(const pf_config *c, FILE *table)
   PF_TRY_GOTO(rc, write_study(h, &st, c_, clo, chi, w, wl, nint, nub), done);
   PF_TRY_GOTO(rc, pf_h5_attr_real(h, NULL, "wall_time", total), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "replications", R), done);
+  {
+    long long first;
+    PF_TRY_GOTO(rc, pf_cfg_int(sim, "first", &first), done);
+    PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "first", first), done);
+  }
+  PF_TRY_GOTO(rc, write_proposal_attrs(h, root), done);
   PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "weights",
                                  pf_cfg_str(root, "postsel.weights")), done);
   PF_TRY_GOTO(rc, pf_h5_attr_str(h, "postsel", "pivot",
                                  pf_cfg_str(root, "postsel.pivot")), done);
   PF_TRY_GOTO(rc, pf_h5_attr_int(h, "postsel", "empty_selections",
                                  (long long)empty), done);
+  double kappa_;
+  long long first_;
+  PF_TRY_GOTO(rc, pf_cfg_real(root, "postsel.proposal_scale", &kappa_), done);
+  PF_TRY_GOTO(rc, pf_cfg_int(sim, "first", &first_), done);
   if (table) {
     fprintf(table,
             "coverage study under the global null: %lld replications, n = "
             "%lld, p = %lld; sampler %s, %lld replica(s) x %lld particles\n"
-            "%lld intervals (%zu replications selected nothing); %.1f s\n",
+            "%lld intervals (%zu replications selected nothing); %.1f s\n"
+            "pivot proposal: %s (scale %g); replications %lld ... %lld\n",
             R, n, p, pf_cfg_str(ss, "name"), replicas, npart,
-            (long long)nint[0], empty, total);
+            (long long)nint[0], empty, total,
+            pf_cfg_str(root, "postsel.proposal"), kappa_, first_,
+            first_ + R - 1);
     fprintf(table, "%8s %9s %19s %11s %11s %12s\n", "nominal", "coverage",
             "Wilson 95%", "mean width", "width >=", "unbracketed");
     for (size_t l = 0; l < L; l++)

@@ -223,6 +223,75 @@ int pf_selection_intervals_paired(const pf_selection *s, size_t m,
                                   double bracket_sd, int projected,
                                   pf_rng *rng, pf_interval *out);
 
+/* ---- The over-dispersed proposal (postsel/proposal.c) --------------- */
+
+/* The pivot importance-weights samples of o towards the o-marginal of the
+ * joint selective law of (T, o), which is much wider than p(o) when tau is
+ * small against sd(T).  The proposal is that marginal at b = t_hat with T
+ * over-dispersed by kappa:
+ *   q(o) ∝ int phi(t; t_hat, kappa^2 Sigma) phi_tau(B o + c + C Sigma^{-1}
+ *          (t - t_hat)) dt 1{o >= 0},   C = crosscov,
+ * i.e. B o + c ~ N(0, Omega), Omega = tau^2 I + kappa^2 C Sigma^{-1} C',
+ * a Gaussian in o with precision B' Omega^{-1} B truncated to the orthant:
+ * the family of p(o) itself, so every sampler draws it unchanged.  One
+ * proposal serves all k coefficients (C Sigma^{-1} C' dominates each
+ * coefficient's own Sigma_ii v_i v_i').  kappa = 0 gives p itself. */
+typedef struct pf_selection_proposal {
+  double kappa;
+  size_t k;
+  size_t rank;     /* columns of W: k (joint) or 1 (one coefficient) */
+  pf_selection *q; /* a copy of s whose R, r are the proposal's
+                      (R'R = tau^2 B' Omega^{-1} B, R'r = tau^2 B' Omega^{-1}
+                      c), so pf_selection_target(q) samples q; its other
+                      fields are s's (the intervals use s) */
+  double *G;       /* rank x k: G = L^{-1} W' B, L L' = tau^2 I + W'W,
+                      W = kappa C L_Sigma^{-T} (p x k), Sigma = L_Sigma
+                      L_Sigma' */
+  double *h;       /* rank: L^{-1} W' c */
+} pf_selection_proposal;
+
+/* Build the proposal of selection s (k >= 1) at scale kappa >= 0 with
+ * k x k solves only (Woodbury: Omega^{-1} = tau^{-2} (I - W (tau^2 I +
+ * W'W)^{-1} W')).  Errors: PF_EINVAL (k = 0, kappa < 0 or not finite, a
+ * non-positive-definite Sigma or proposal precision), PF_ENOMEM. */
+int pf_selection_proposal_create(const pf_selection *s, double kappa,
+                                 pf_selection_proposal **out);
+
+/* The proposal of coefficient i alone: the o-marginal of the joint law of
+ * (T_i, o) with T_i ~ N(t_hat_i, kappa^2 Sigma_ii), Omega = tau^2 I +
+ * kappa^2 Sigma_ii v_i v_i' (W = kappa C[:, i] / sqrt(Sigma_ii), p x 1; G
+ * is then 1 x k and h has 1 entry).  At kappa = 1 it is exactly the
+ * o-marginal the pivot of coefficient i weights towards at b = t_hat_i.
+ * Errors as pf_selection_proposal_create, and PF_EINVAL for i >= k. */
+int pf_selection_proposal_create_coef(const pf_selection *s, double kappa,
+                                      size_t i, pf_selection_proposal **out);
+void pf_selection_proposal_destroy(pf_selection_proposal **q);
+
+/* lr_n = log p(o_n) - log q(o_n) up to one constant for m samples O (m x
+ * k): -|G o_n + h|^2 / (2 tau^2), exactly 0 at kappa = 0.  Thread-safe. */
+void pf_selection_proposal_logratio(const pf_selection_proposal *q,
+                                    size_t m, const double *O, double *lr);
+
+/* Options of pf_selection_intervals_opt. */
+typedef struct pf_ci_options {
+  double level, bracket_sd;
+  int projected;           /* the reference's k-dimensional weights */
+  pf_rng *paired;          /* non-NULL: the paired estimator with t-draws
+                              from this stream */
+  const double *log_ratio; /* m: log p(o_n) - log q(o_n) when O are draws of
+                              a proposal q (pf_selection_proposal_logratio);
+                              NULL: O are draws of p */
+  int one;                 /* nonzero: only coefficient `coef` (out[coef]
+                              written, the rest untouched); 0: all k */
+  size_t coef;
+} pf_ci_options;
+
+/* All estimators in one entry point; with log_ratio NULL it equals
+ * pf_selection_intervals / _projected / _paired bit for bit. */
+int pf_selection_intervals_opt(const pf_selection *s, size_t m,
+                               const double *O, const pf_ci_options *opt,
+                               pf_interval *out);
+
 /* ---- The workflow -------------------------------------------------- */
 
 /* Spec of the root `postsel` section (see postsel/workflow.c): level,
