@@ -71,6 +71,13 @@ static const pf_param simulate_params[] = {
      "lambda = lambda_frac * E max_j |X_j'z| (Monte Carlo, 1000 draws per "
      "replication); eps and tau by selectiveInference's recipe", 0, NULL,
      NULL},
+    {"tau", PF_P_REAL, NULL, "(0,inf)",
+     "fixed randomization scale, omega ~ N(0, tau^2 I), for every data set "
+     "(default: the recipe's 0.25 sd(y) sqrt(mean |X_j|^2), which depends "
+     "on the data while the pivot treats it as fixed)", 0, NULL, NULL},
+    {"eps", PF_P_REAL, NULL, "[0,inf)",
+     "fixed ridge term for every data set (default: the recipe's "
+     "sqrt(mean |X_j|^2) sd(y) / sqrt(n), data-dependent)", 0, NULL, NULL},
     {"replications", PF_P_INT, "200", "[1,1e7]",
      "independent data sets (each its own streams)", 0, NULL, NULL},
     {"first", PF_P_INT, "0", "[0,1e7]",
@@ -105,9 +112,11 @@ const pf_param pf_postsel_params[] = {
      "reference code's one t-draw per sample; a step function that is 0 or "
      "1 beyond the most extreme t-draw, which caps interval half-widths at "
      "~3.7 sd for 5000 samples; for comparison)", 0, NULL, NULL},
-    {"proposal", PF_P_STRING, "observed", "observed|marginal|coefficient",
-     "what the sampler draws for the pivot's importance sampling: observed "
-     "(the selective density of o at the observed data), marginal (one "
+    {"proposal", PF_P_STRING, "auto", "auto|observed|marginal|coefficient",
+     "what the sampler draws for the pivot's importance sampling: auto "
+     "(coefficient when replicas >= k, else marginal), observed (the "
+     "selective density of o at the observed data; its weights degenerate "
+     "when tau is small and its intervals come out too wide), marginal (one "
      "run for all coefficients from the o-marginal of the joint selective "
      "law of (T, o), T ~ N(t_hat, proposal_scale^2 Sigma)) or coefficient "
      "(the replicas split among the selected coefficients, each block from "
@@ -289,10 +298,12 @@ static int draw_samples(const pf_node *root, const pf_node *ss,
                         pf_rng *rx, double chk[3])
 {
   const char *pr = pf_cfg_str(root, "postsel.proposal");
+  const size_t k = s->k, m = replicas * npart;
+  /* auto: coefficient whenever every coefficient can have a replica */
   const int mode = !pr || strcmp(pr, "observed") == 0 ? 0
                    : strcmp(pr, "marginal") == 0      ? 1
+                   : strcmp(pr, "auto") == 0          ? (replicas >= k ? 2 : 1)
                                                       : 2;
-  const size_t k = s->k, m = replicas * npart;
   double kappa;
   PF_TRY(pf_cfg_real(root, "postsel.proposal_scale", &kappa));
   memset(pl, 0, sizeof *pl);
@@ -750,6 +761,8 @@ static int replicate(const pf_node *root, const pf_node *sim, study *st,
                                       PF_STD_UNIT_NORM, &rd, &d), done);
   PF_TRY_GOTO(rc, pf_lasso_defaults(d->n, d->p, d->X, d->y, frac, 1000, &rl,
                                     &lambda, &eps, &tau), done);
+  if (pf_cfg_has(sim, "tau")) PF_TRY_GOTO(rc, pf_cfg_real(sim, "tau", &tau), done);
+  if (pf_cfg_has(sim, "eps")) PF_TRY_GOTO(rc, pf_cfg_real(sim, "eps", &eps), done);
   PF_TRY_GOTO(rc, pf_selection_create(d->n, d->p, d->X, d->y, lambda, eps,
                                       tau, known ? sigma : 0.0, &ro, &s),
               done);
