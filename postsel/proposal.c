@@ -36,84 +36,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <lapacke.h>
+
 #include "pflow/error.h"
 #include "pflow/postsel.h"
 
 /* Lower Cholesky factor of the k x k symmetric A (row-major, in place; the
- * upper triangle is zeroed).  Returns 0, or -1 when A is not positive
- * definite. */
+ * upper triangle is zeroed, so A is the factor itself).  Returns 0, or -1
+ * when A is not positive definite. */
 static int chol_lower(size_t k, double *A)
 {
-  for (size_t j = 0; j < k; j++) {
-    double d = A[j * k + j];
-    for (size_t q = 0; q < j; q++) d -= A[j * k + q] * A[j * k + q];
-    if (!(d > 0.0) || !isfinite(d)) return -1;
-    d = sqrt(d);
-    A[j * k + j] = d;
-    for (size_t i = j + 1; i < k; i++) {
-      double a = A[i * k + j];
-      for (size_t q = 0; q < j; q++) a -= A[i * k + q] * A[j * k + q];
-      A[i * k + j] = a / d;
-    }
-    for (size_t i = 0; i < j; i++) A[i * k + j] = 0.0;
-  }
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)k, A,
+                     (lapack_int)k) != 0)
+    return -1;
+  for (size_t i = 0; i < k; i++)
+    for (size_t j = i + 1; j < k; j++) A[i * k + j] = 0.0;
   return 0;
 }
 
 /* x := L^{-1} x, L lower k x k, x with stride `inc`. */
 static void fsolve(size_t k, const double *L, double *x, size_t inc)
 {
-  for (size_t i = 0; i < k; i++) {
-    double a = x[i * inc];
-    for (size_t q = 0; q < i; q++) a -= L[i * k + q] * x[q * inc];
-    x[i * inc] = a / L[i * k + i];
-  }
-}
-
-/* Copy of v (n), zeros when v is NULL (hand-made selections in tests
- * leave fields the intervals do not read unset). */
-static double *dup(const double *v, size_t n)
-{
-  double *o = calloc(n ? n : 1, sizeof(double));
-  if (o && v && n) memcpy(o, v, n * sizeof(double));
-  return o;
-}
-
-/* Deep copy of a selection with k >= 1. */
-static int copy_selection(const pf_selection *s, pf_selection **out)
-{
-  const size_t p = s->p, k = s->k;
-  pf_selection *c = calloc(1, sizeof *c);
-  PF_CHECK(c, PF_ENOMEM, "allocating the proposal");
-  *c = *s;
-  c->active = calloc(k, sizeof(size_t));
-  c->signs = calloc(k, sizeof(int));
-  if (c->active && s->active) memcpy(c->active, s->active, k * sizeof(size_t));
-  if (c->signs && s->signs) memcpy(c->signs, s->signs, k * sizeof(int));
-  c->beta = dup(s->beta, p);
-  c->omega = dup(s->omega, p);
-  c->B = dup(s->B, p * k);
-  c->c = dup(s->c, p);
-  c->R = dup(s->R, k * k);
-  c->r = dup(s->r, k);
-  c->o_obs = dup(s->o_obs, k);
-  c->t_hat = dup(s->t_hat, k);
-  c->Sigma = dup(s->Sigma, k * k);
-  c->crosscov = dup(s->crosscov, p * k);
-  if (!(c->active && c->signs && c->beta && c->omega && c->B && c->c &&
-        c->R && c->r && c->o_obs && c->t_hat && c->Sigma && c->crosscov)) {
-    pf_selection_destroy(&c);
-    PF_RAISE(PF_ENOMEM, "allocating the proposal (p = %zu, k = %zu)", p, k);
-  }
-  *out = c;
-  return 0;
+  cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)k,
+              L, (int)k, x, (int)inc);
 }
 
 void pf_selection_proposal_destroy(pf_selection_proposal **pq)
 {
   if (!pq || !*pq) return;
   pf_selection_proposal *q = *pq;
-  pf_selection_destroy(&q->q);
+  if (q->q) {
+    free(q->q->R);
+    free(q->q->r);
+    free(q->q);
+  }
   free(q->G);
   free(q->h);
   free(q);
@@ -149,7 +106,17 @@ static int create(const pf_selection *s, double kappa, size_t coef,
   q->G = calloc(k * k, sizeof(double));
   q->h = calloc(k, sizeof(double));
   PF_CHECK_GOTO(rc, q->G && q->h, PF_ENOMEM, done, "allocating the proposal");
-  PF_TRY_GOTO(rc, copy_selection(s, &q->q), done);
+  /* q->q: s with its own R and r (the proposal's); every other field is
+   * borrowed from s, which must outlive the proposal. */
+  q->q = malloc(sizeof *q->q);
+  PF_CHECK_GOTO(rc, q->q, PF_ENOMEM, done, "allocating the proposal");
+  *q->q = *s;
+  q->q->R = malloc(k * k * sizeof(double));
+  q->q->r = malloc(k * sizeof(double));
+  PF_CHECK_GOTO(rc, q->q->R && q->q->r, PF_ENOMEM, done,
+                "allocating the proposal");
+  memcpy(q->q->R, s->R, k * k * sizeof(double));
+  memcpy(q->q->r, s->r, k * sizeof(double));
   if (kappa == 0.0) goto done; /* q = p: G = h = 0, R and r are s's */
 
   if (single) {

@@ -240,10 +240,10 @@ typedef struct pf_selection_proposal {
   double kappa;
   size_t k;
   size_t rank;     /* columns of W: k (joint) or 1 (one coefficient) */
-  pf_selection *q; /* a copy of s whose R, r are the proposal's
-                      (R'R = tau^2 B' Omega^{-1} B, R'r = tau^2 B' Omega^{-1}
-                      c), so pf_selection_target(q) samples q; its other
-                      fields are s's (the intervals use s) */
+  pf_selection *q; /* s with its own R, r, the proposal's (R'R = tau^2 B'
+                      Omega^{-1} B, R'r = tau^2 B' Omega^{-1} c), so
+                      pf_selection_target(q) samples q; every other field
+                      is borrowed from s, which must outlive the proposal */
   double *G;       /* rank x k: G = L^{-1} W' B, L L' = tau^2 I + W'W,
                       W = kappa C L_Sigma^{-T} (p x k), Sigma = L_Sigma
                       L_Sigma' */
